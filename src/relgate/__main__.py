@@ -1,0 +1,3 @@
+from relgate.cli.main import run
+
+run()

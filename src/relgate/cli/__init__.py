@@ -1,0 +1,1 @@
+"""The relgate command line (Typer + Rich). Thin: parse, call a service, render."""

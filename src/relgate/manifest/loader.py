@@ -1,0 +1,134 @@
+"""Read YAML keeping where each value came from, then validate it with pydantic.
+
+Errors name the file, the line and the dotted field path, e.g.
+``relgate.yaml:14: environments[2].gates[0].min: Input should be a valid number``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from relgate.errors import InvalidConfig
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+def _construct(
+    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], file: str
+) -> Any:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, list | dict):
+                raise InvalidConfig(
+                    "a mapping key must be a plain value",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                    field=format_loc(loc),
+                )
+            if key in result:
+                raise InvalidConfig(
+                    f"duplicate key {key!r}",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                    field=format_loc(loc),
+                )
+            result[key] = _construct(loader, value_node, (*loc, str(key)), lines, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _construct(loader, item, (*loc, index), lines, file)
+            for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
+    """Return the YAML document in ``text`` and a map from each value's path to its line.
+
+    Raises InvalidConfig naming the file and line when the text is not YAML.
+    """
+    lines: dict[Loc, int] = {}
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, lines
+            return _construct(loader, node, (), lines, file), lines
+        finally:
+            loader.dispose()  # type: ignore[no-untyped-call]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "not valid YAML"
+        raise InvalidConfig(f"not valid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise InvalidConfig(f"not valid YAML: {exc}", file=file) from None
+
+
+def format_loc(loc: Loc) -> str:
+    """Render a pydantic/YAML location as ``environments[2].gates[0].min``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        line = lines.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
+    """Validate ``data`` as ``model``; raise InvalidConfig for the first error, with its line."""
+    if data is None:
+        raise InvalidConfig("the file is empty", file=file, line=1)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc: Loc = tuple(part for part in first["loc"] if isinstance(part, str | int))
+        # pydantic adds the union member's tag to locations; keep only real paths
+        while loc and loc not in lines and loc[:-1] in lines and isinstance(loc[-1], str):
+            if loc[-1] in ("function-after", "function-before") or "[" in str(loc[-1]):
+                loc = loc[:-1]
+            else:
+                break
+        message = first["msg"]
+        count = exc.error_count()
+        if count > 1:
+            message += f" (and {count - 1} more error{'s' if count > 2 else ''})"
+        raise InvalidConfig(
+            message, file=file, line=_line_for(loc, lines), field=format_loc(loc)
+        ) from None
+
+
+def load_text(model: type[M], text: str, file: str) -> M:
+    """Parse and validate YAML text; raises InvalidConfig naming file, line and field."""
+    data, lines = parse_yaml(text, file)
+    return validate(model, data, lines, file)
+
+
+def load_file(model: type[M], path: Path) -> M:
+    """Read, parse and validate a YAML file; raises InvalidConfig when unreadable or invalid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidConfig("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfig(f"cannot read: {exc}", file=str(path)) from None
+    return load_text(model, text, str(path))

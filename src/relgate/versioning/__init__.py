@@ -1,0 +1,1 @@
+"""Versions from commits: Conventional Commits, SemVer, bump rules, changelog, git reading."""
