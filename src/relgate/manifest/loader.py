@@ -25,7 +25,7 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise InvalidConfig(
                     "a mapping key must be a plain value",
@@ -47,7 +47,7 @@ def _construct(
             _construct(loader, item, (*loc, index), lines, file)
             for index, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
@@ -64,7 +64,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
                 return None, lines
             return _construct(loader, node, (), lines, file), lines
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

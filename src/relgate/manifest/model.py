@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,18 +19,26 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service: str | None = Field(default=None, description="The service's name, e.g. payments-service.")
+    service: str | None = Field(
+        default=None, description="The service's name, e.g. payments-service."
+    )
     repository_url: str | None = Field(
         default=None, description="Web address of the repository, for links in the changelog."
     )
     versioning: VersioningConfig = Field(default_factory=VersioningConfig)
+    # Validated as a PipelineSpec by `relgate apply` (relgate.manifest.pipeline), so
+    # that `relgate version` does not import the gate and deployer models.
+    environments: list[Any] | None = Field(
+        default=None, description="The pipeline: ordered environments, their gates and deployer."
+    )
 
     @field_validator("service")
     @classmethod
     def _service_name(cls, value: str | None) -> str | None:
         if value is not None and not SERVICE_NAME.match(value):
             raise ValueError(
-                "must be lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+                "must be lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
             )
         return value
 

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Thin: parse, call a service, render."""

@@ -1,0 +1,53 @@
+"""create_app: the FastAPI application; settings and engine are built here, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from relgate import __version__
+from relgate.bootstrap import Services
+
+
+def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
+    """Return the app serving the REST API, health and OpenAPI, with workers tied to its life."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_workers:
+            services.worker.start()
+        try:
+            yield
+        finally:
+            services.worker.stop()
+
+    app = FastAPI(
+        title="relgate",
+        version=__version__,
+        description="Release control plane: releases, gates, approvals, deployments, rollback.",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+
+    from relgate.api import errors
+    from relgate.api.routes import admin, control
+
+    errors.install(app)
+    app.include_router(control.router)
+    app.include_router(admin.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Answers without a token; checks the database."""
+        from sqlalchemy import text
+
+        with services.uow() as uow:
+            uow.session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app

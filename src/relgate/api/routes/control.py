@@ -1,0 +1,187 @@
+"""Routes of the control plane: pipelines, releases, evidence, gates, deployments, rollback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.schemas import (
+    CancelBody,
+    Decision,
+    DeploymentCreate,
+    PipelineApply,
+    ReleaseCreate,
+    RollbackCreate,
+)
+from relgate.auth.model import Action
+from relgate.manifest.pipeline import parse_pipeline
+from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck
+from relgate.releases.model import Release
+from relgate.releases.service import Evidence
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/pipelines", status_code=201, tags=["pipelines"])
+def apply_pipeline(body: PipelineApply, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
+    """Validate relgate.yaml and store it as the service's next pipeline revision."""
+    me.require(Action.APPLY_PIPELINE)
+    return services.promotion.apply(me, parse_pipeline(body.source, body.file))
+
+
+@router.get("/services/{service}/pipeline", tags=["pipelines"])
+def get_pipeline(service: str, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
+    return services.promotion.pipeline(me, service)
+
+
+@router.post("/releases", status_code=201, tags=["releases"])
+def create_release(
+    body: ReleaseCreate, response: Response, services: ServicesDep, me: PrincipalDep
+) -> Release:
+    """Register a release; 200 when the same binding exists, 409 for another digest."""
+    release, created = services.releases.create(
+        me,
+        service=body.service,
+        version=body.version,
+        artifact=body.artifact,
+        commit=body.commit,
+        changelog=body.changelog,
+        author=body.author,
+    )
+    if not created:
+        response.status_code = 200
+    return release
+
+
+@router.get("/services/{service}/releases", tags=["releases"])
+def list_releases(
+    service: str,
+    services: ServicesDep,
+    me: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[Release]:
+    return services.releases.list_releases(me, service, limit)
+
+
+@router.get("/releases/{service}/{version}", tags=["releases"])
+def get_release(service: str, version: str, services: ServicesDep, me: PrincipalDep) -> Release:
+    return services.releases.get(me, service, version)
+
+
+@router.post("/releases/{service}/{version}/evidence", status_code=201, tags=["evidence"])
+async def add_evidence(
+    service: str,
+    version: str,
+    request: Request,
+    services: ServicesDep,
+    me: PrincipalDep,
+    kind: str,
+    filename: str = "report",
+    environment: str | None = None,
+) -> Evidence:
+    """Attach a report (the raw file as the request body)."""
+    data = await request.body()
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(
+        services.releases.add_evidence,
+        me,
+        service=service,
+        version=version,
+        kind=kind,
+        filename=filename,
+        data=data,
+        environment=environment,
+    )
+
+
+@router.get("/releases/{service}/{version}/evidence", tags=["evidence"])
+def list_evidence(
+    service: str, version: str, services: ServicesDep, me: PrincipalDep
+) -> list[Evidence]:
+    return services.releases.list_evidence(me, service, version)
+
+
+@router.get("/releases/{service}/{version}/gates", tags=["gates"])
+def check_gates(
+    service: str, version: str, environment: str, services: ServicesDep, me: PrincipalDep
+) -> GateCheck:
+    """Evaluate every gate of ``environment`` for the release, without promoting it."""
+    return services.promotion.check_gates(me, service, version, environment)
+
+
+@router.post("/deployments", status_code=201, tags=["deployments"])
+def promote(body: DeploymentCreate, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
+    """Promote a release: 201 requested or waiting for approval; 409 when a gate fails."""
+    return services.promotion.promote(
+        me, body.service, body.version, body.environment, reason=body.reason
+    )
+
+
+@router.get("/deployments/{deployment_id}", tags=["deployments"])
+def get_deployment(deployment_id: int, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
+    return services.promotion.deployment(me, deployment_id)
+
+
+@router.get("/deployments/{deployment_id}/log", tags=["deployments"])
+def deployment_log(
+    deployment_id: int, services: ServicesDep, me: PrincipalDep
+) -> PlainTextResponse:
+    return PlainTextResponse(services.promotion.deployment_log(me, deployment_id))
+
+
+@router.post("/deployments/{deployment_id}/cancel", tags=["deployments"])
+def cancel(
+    deployment_id: int, body: CancelBody, services: ServicesDep, me: PrincipalDep
+) -> DeploymentView:
+    return services.promotion.cancel(me, deployment_id, body.reason)
+
+
+@router.post("/approvals", tags=["approvals"])
+def decide(body: Decision, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
+    """Approve or reject the deployment waiting for approval."""
+    return services.promotion.decide(
+        me,
+        body.service,
+        body.version,
+        body.environment,
+        approve=body.decision == "approve",
+        comment=body.comment,
+    )
+
+
+@router.post("/rollbacks", status_code=201, tags=["deployments"])
+def rollback(body: RollbackCreate, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
+    """Redeploy the stable anchor (or an earlier known-good version) at once."""
+    return services.promotion.rollback(
+        me, body.service, body.environment, reason=body.reason, to_version=body.to_version
+    )
+
+
+@router.post("/services/{service}/environments/{environment}/unpin", tags=["deployments"])
+def unpin(
+    service: str, environment: str, services: ServicesDep, me: PrincipalDep
+) -> dict[str, str]:
+    services.promotion.unpin(me, service, environment)
+    return {"service": service, "environment": environment, "pinned": ""}
+
+
+@router.get("/status", tags=["status"])
+def status(
+    services: ServicesDep, me: PrincipalDep, service: str | None = None
+) -> list[EnvironmentStatus]:
+    return services.promotion.status(me, service)
+
+
+@router.get("/services/{service}/history", tags=["status"])
+def history(
+    service: str,
+    services: ServicesDep,
+    me: PrincipalDep,
+    environment: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[DeploymentView]:
+    return services.promotion.history(me, service, environment, limit)

@@ -1,0 +1,1 @@
+"""API tokens, roles and what each role may do."""

@@ -1,0 +1,50 @@
+"""Load relgate.yaml for `relgate apply`: the manifest and its validated pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from relgate.errors import InvalidConfig
+from relgate.manifest.loader import parse_yaml, validate
+from relgate.manifest.model import Manifest
+from relgate.promotion.pipeline import PipelineSpec
+
+
+@dataclass(frozen=True)
+class ServicePipeline:
+    service: str
+    pipeline: PipelineSpec
+    source: str
+
+
+def parse_pipeline(text: str, file: str) -> ServicePipeline:
+    """Validate a whole relgate.yaml, pipeline included.
+
+    Raises InvalidConfig naming file, line and field; a file without ``service``
+    or ``environments`` is refused, since there is nothing to apply.
+    """
+    data, lines = parse_yaml(text, file)
+    manifest = validate(Manifest, data, lines, file)
+    if manifest.service is None:
+        raise InvalidConfig("`service` is required to apply a pipeline", file=file, line=1)
+    if not manifest.environments:
+        raise InvalidConfig(
+            "`environments` is required to apply a pipeline",
+            file=file,
+            line=1,
+            field="environments",
+        )
+    pipeline = validate(PipelineSpec, {"environments": data["environments"]}, lines, file)
+    return ServicePipeline(service=manifest.service, pipeline=pipeline, source=text)
+
+
+def load_pipeline(path: Path) -> ServicePipeline:
+    """Read relgate.yaml at ``path`` and validate it with its pipeline; raises InvalidConfig."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidConfig("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfig(f"cannot read: {exc}", file=str(path)) from None
+    return parse_pipeline(text, str(path))

@@ -1,0 +1,479 @@
+"""Workers: claim durable deployment jobs from the store and drive them to an end.
+
+A job is claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's
+writers are serialised by ``BEGIN IMMEDIATE``), so a job runs once even with
+several ``relgate serve`` processes. While a job runs its worker refreshes the
+job's heartbeat.
+
+Reconciliation rule for interrupted work (a process killed mid-deployment):
+a running job whose heartbeat is older than the lease (``RELGATE_JOB_LEASE_SECONDS``,
+30 s by default) belongs to a dead worker. If its deployment was still
+``requested`` the job is queued again. If it was ``deploying`` or
+``verifying``, the deploy command is NOT run again (it may have half-run): the
+deployment is marked ``failed`` with the reason "interrupted", the environment
+is freed, and, where the environment says ``auto_rollback: true``, the stable
+anchor is redeployed, exactly as for any other failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from relgate.audit import store as audit
+from relgate.auth.model import Principal, Role
+from relgate.clock import Clock
+from relgate.deploy.factory import build_deployer, build_verifier
+from relgate.deploy.ports import DeployRequest, StepOutcome
+from relgate.errors import Conflict, NotFound, RelgateError
+from relgate.promotion.model import DeploymentKind, DeploymentState
+from relgate.promotion.pipeline import PipelineSpec
+from relgate.promotion.service import PromotionService
+from relgate.store import queries
+from relgate.store.tables import DeploymentRow, EnvironmentRow, JobRow, ReleaseRow, ServiceRow
+from relgate.store.uow import UnitOfWorkFactory, as_utc
+
+log = logging.getLogger("relgate.worker")
+
+MAX_LOG_CHARS = 1_000_000
+ROBOT = Principal(name="relgate", role=Role.ADMIN)
+
+
+class Worker:
+    """Runs deployment jobs in ``threads`` threads until stopped."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        promotion: PromotionService,
+        *,
+        base_dir: Path,
+        threads: int = 2,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._promotion = promotion
+        self._base_dir = base_dir
+        self._threads_wanted = max(1, threads)
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self.worker_id = f"worker-{uuid.uuid4().hex[:12]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        promotion.on_job_queued(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        for index in range(self._threads_wanted):
+            thread = threading.Thread(
+                target=self._loop, name=f"relgate-worker-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        next_reconcile = 0.0
+        import time
+
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_reconcile:
+                    self.reconcile()
+                    next_reconcile = time.monotonic() + max(1.0, self._lease / 3)
+                if self.run_once():
+                    continue
+            except Exception:  # a worker thread must survive any single failure
+                log.exception("worker iteration failed")
+            self._wake.wait(self._poll)
+            self._wake.clear()
+
+    # ------------------------------------------------------------------ claiming
+
+    def claim(self) -> int | None:
+        """Claim the oldest queued job; return its id, or None when there is none."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            job = uow.session.scalar(
+                select(JobRow)
+                .where(JobRow.state == "queued")
+                .order_by(JobRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if job is None:
+                return None
+            job.state = "running"
+            job.claimed_by = self.worker_id
+            job.heartbeat_at = now
+            uow.commit()
+            return job.id
+
+    def run_once(self) -> bool:
+        """Claim and run one job; return whether there was one."""
+        job_id = self.claim()
+        if job_id is None:
+            return False
+        self._run(job_id)
+        return True
+
+    # ------------------------------------------------------------------ running
+
+    def _run(self, job_id: int) -> None:
+        with self._uow() as uow:
+            job = uow.session.get(JobRow, job_id)
+            assert job is not None
+            deployment_id = job.deployment_id
+        if deployment_id is None:
+            self._finish_job(job_id, "done")
+            return
+        prepared = self._start_deployment(deployment_id)
+        if prepared is None:
+            self._finish_job(job_id, "done")
+            return
+        request, env_spec_data = prepared
+        heartbeat = _Heartbeat(self, job_id, deployment_id)
+        heartbeat.start()
+        try:
+            outcome = self._deploy_and_verify(deployment_id, request, env_spec_data, heartbeat)
+        except Exception as exc:  # a deployer bug must not leave the deployment stuck
+            log.exception("deployment %s crashed", deployment_id)
+            outcome = StepOutcome(False, f"relgate error while deploying: {exc}")
+        finally:
+            heartbeat.stop()
+        self._complete(deployment_id, outcome)
+        self._finish_job(job_id, "done")
+
+    def _start_deployment(
+        self, deployment_id: int
+    ) -> tuple[DeployRequest, dict[str, object]] | None:
+        now = self._clock.now()
+        with self._uow() as uow:
+            session = uow.session
+            row = session.get(DeploymentRow, deployment_id)
+            if row is None or row.state != DeploymentState.REQUESTED.value:
+                return None
+            release = session.get(ReleaseRow, row.release_id)
+            svc = session.get(ServiceRow, row.service_id)
+            assert release is not None and svc is not None
+            env = queries.environment(session, svc, row.environment)
+            previous = (
+                session.get(ReleaseRow, env.current_release_id) if env.current_release_id else None
+            )
+            row.state = DeploymentState.DEPLOYING.value
+            row.started_at = now
+            row.updated_at = now
+            row.previous_release_id = env.current_release_id
+            env.current_release_id = release.id
+            pipeline = queries.pipeline_revision(session, svc.id, row.pipeline_revision)
+            spec = PipelineSpec.model_validate(pipeline.spec)
+            env_spec = spec.environment(row.environment)
+            audit.append(
+                uow,
+                actor="relgate",
+                action="deployment.deploying",
+                subject=f"deployment/{row.id}",
+                at=now,
+                before={"version": previous.version if previous else None},
+                after={"version": release.version, "artifact": release.artifact},
+            )
+            uow.commit()
+            request = DeployRequest(
+                deployment_id=str(row.id),
+                service=svc.name,
+                environment=row.environment,
+                version=release.version,
+                artifact=release.artifact,
+                previous_artifact=previous.artifact if previous else None,
+                reason=row.kind,
+            )
+            return request, env_spec.model_dump() if env_spec else {}
+
+    def _deploy_and_verify(
+        self,
+        deployment_id: int,
+        request: DeployRequest,
+        env_spec_data: dict[str, object],
+        heartbeat: _Heartbeat,
+    ) -> StepOutcome:
+        from relgate.promotion.pipeline import EnvironmentSpec
+
+        env_spec = EnvironmentSpec.model_validate(env_spec_data) if env_spec_data else None
+        if env_spec is None or env_spec.deployer is None:
+            heartbeat.line("no deployer configured: the deployment is recorded only")
+            deploy = StepOutcome(True, "recorded (no deployer configured)")
+        else:
+            deployer = build_deployer(env_spec.deployer, base_dir=self._base_dir)
+            heartbeat.line(f"deploying {request.artifact} to {request.environment}")
+            deploy = deployer.deploy(request, heartbeat.line)
+        if not deploy.succeeded:
+            return deploy
+        with self._uow() as uow:
+            uow.session.execute(
+                update(DeploymentRow)
+                .where(DeploymentRow.id == deployment_id)
+                .values(state=DeploymentState.VERIFYING.value, updated_at=self._clock.now())
+            )
+            uow.commit()
+        verifier = build_verifier(env_spec.verify if env_spec else None, base_dir=self._base_dir)
+        if verifier is None:
+            return StepOutcome(True, f"{deploy.reason}; no verification configured")
+        heartbeat.line("verifying")
+        verified = verifier.verify(request, heartbeat.line)
+        return verified
+
+    def _complete(self, deployment_id: int, outcome: StepOutcome) -> None:
+        now = self._clock.now()
+        follow_up: tuple[str, str, str, str] | None = None
+        with self._uow() as uow:
+            session = uow.session
+            row = session.get(DeploymentRow, deployment_id)
+            assert row is not None
+            if row.state not in (DeploymentState.DEPLOYING.value, DeploymentState.VERIFYING.value):
+                return  # reconciled meanwhile by another process
+            release = session.get(ReleaseRow, row.release_id)
+            svc = session.get(ServiceRow, row.service_id)
+            assert release is not None and svc is not None
+            env = queries.environment(session, svc, row.environment)
+            before_version = _version_of(session, row.previous_release_id)
+            if outcome.succeeded:
+                row.state = DeploymentState.SUCCEEDED.value
+                row.verified_at = now
+                row.outcome = f"verified: {outcome.reason}"
+                env.stable_release_id = release.id
+                env.stable_deployment_id = row.id
+                if row.replaces_deployment_id is not None:
+                    replaced = session.get(DeploymentRow, row.replaces_deployment_id)
+                    if replaced is not None and replaced.state in (
+                        DeploymentState.SUCCEEDED.value,
+                        DeploymentState.FAILED.value,
+                    ):
+                        replaced.state = DeploymentState.ROLLED_BACK.value
+                        replaced.updated_at = now
+                if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
+                    follow_up = ("promote", svc.name, release.version, row.environment)
+            else:
+                row.state = DeploymentState.FAILED.value
+                row.outcome = outcome.reason
+                if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
+                    follow_up = ("failed", svc.name, release.version, row.environment)
+            row.finished_at = now
+            row.updated_at = now
+            if env.holder_deployment_id == row.id:
+                env.holder_deployment_id = None
+            action = (
+                "rollback.succeeded"
+                if outcome.succeeded and row.kind in _ROLLBACK_KINDS
+                else f"deployment.{row.state}"
+            )
+            audit.append(
+                uow,
+                actor="relgate",
+                action=action,
+                subject=f"deployment/{row.id}",
+                at=now,
+                before={"version": before_version},
+                after={
+                    "version": release.version,
+                    "state": row.state,
+                    "outcome": row.outcome,
+                    "environment": row.environment,
+                    "service": svc.name,
+                },
+            )
+            uow.commit()
+        if follow_up is None:
+            return
+        kind, service, version, environment = follow_up
+        if kind == "promote":
+            self._promotion.auto_promote(service, version)
+        else:
+            self._auto_rollback(service, environment, deployment_id, outcome.reason)
+
+    def _auto_rollback(self, service: str, environment: str, deployment_id: int, why: str) -> None:
+        with self._uow() as uow:
+            svc = uow.session.scalar(select(ServiceRow).where(ServiceRow.name == service))
+            if svc is None:
+                return
+            row = uow.session.get(DeploymentRow, deployment_id)
+            spec = PipelineSpec.model_validate(
+                queries.pipeline_revision(uow.session, svc.id, row.pipeline_revision).spec
+                if row
+                else {}
+            )
+            env_spec = spec.environment(environment)
+            if env_spec is None or not env_spec.auto_rollback:
+                return
+        try:
+            self._promotion.rollback(
+                ROBOT,
+                service,
+                environment,
+                reason=f"auto-rollback: deployment {deployment_id} failed: {why}",
+                kind=DeploymentKind.AUTO_ROLLBACK,
+            )
+        except (Conflict, NotFound) as exc:
+            self._append_log(deployment_id, f"auto-rollback not possible: {exc}")
+
+    def _finish_job(self, job_id: int, state: str) -> None:
+        with self._uow() as uow:
+            uow.session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id)
+                .values(state=state, finished_at=self._clock.now())
+            )
+            uow.commit()
+
+    def _append_log(self, deployment_id: int, text: str) -> None:
+        with self._uow() as uow:
+            row = uow.session.get(DeploymentRow, deployment_id)
+            if row is None:
+                return
+            combined = (row.log or "") + text + ("\n" if not text.endswith("\n") else "")
+            row.log = combined[-MAX_LOG_CHARS:]
+            uow.commit()
+
+    def beat(self, job_id: int) -> None:
+        with self._uow() as uow:
+            uow.session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.state == "running")
+                .values(heartbeat_at=self._clock.now())
+            )
+            uow.commit()
+
+    # ------------------------------------------------------------------ reconciling
+
+    def reconcile(self) -> int:
+        """Apply the reconciliation rule to jobs whose worker stopped; return how many."""
+        now = self._clock.now()
+        cutoff = now - timedelta(seconds=self._lease)
+        failed: list[tuple[str, str, int, str]] = []
+        count = 0
+        with self._uow() as uow:
+            session = uow.session
+            jobs = session.scalars(
+                select(JobRow)
+                .where(JobRow.state == "running", JobRow.heartbeat_at < cutoff)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for job in jobs:
+                count += 1
+                row = session.get(DeploymentRow, job.deployment_id) if job.deployment_id else None
+                if row is None or row.state == DeploymentState.REQUESTED.value:
+                    job.state = "queued"
+                    job.claimed_by = None
+                    continue
+                job.state = "failed"
+                job.finished_at = now
+                if row.state not in (
+                    DeploymentState.DEPLOYING.value,
+                    DeploymentState.VERIFYING.value,
+                ):
+                    continue
+                heartbeat = as_utc(job.heartbeat_at) if job.heartbeat_at else now
+                reason = (
+                    f"interrupted: the relgate process running it stopped while {row.state} "
+                    f"(no heartbeat since {heartbeat:%Y-%m-%d %H:%M:%S} UTC); "
+                    "the deploy command was not run again"
+                )
+                row.state = DeploymentState.FAILED.value
+                row.outcome = reason
+                row.finished_at = now
+                row.updated_at = now
+                session.execute(
+                    update(EnvironmentRow)
+                    .where(
+                        EnvironmentRow.service_id == row.service_id,
+                        EnvironmentRow.name == row.environment,
+                        EnvironmentRow.holder_deployment_id == row.id,
+                    )
+                    .values(holder_deployment_id=None)
+                )
+                svc = session.get(ServiceRow, row.service_id)
+                audit.append(
+                    uow,
+                    actor="relgate",
+                    action="deployment.interrupted",
+                    subject=f"deployment/{row.id}",
+                    at=now,
+                    after={"state": row.state, "outcome": reason},
+                )
+                if row.kind not in _ROLLBACK_KINDS and svc is not None:
+                    failed.append((svc.name, row.environment, row.id, reason))
+            uow.commit()
+        for service, environment, deployment_id, reason in failed:
+            try:
+                self._auto_rollback(service, environment, deployment_id, reason)
+            except RelgateError:
+                log.exception("auto-rollback after interruption failed")
+        return count
+
+
+_ROLLBACK_KINDS = (DeploymentKind.ROLLBACK.value, DeploymentKind.AUTO_ROLLBACK.value)
+
+
+def _version_of(session: object, release_id: int | None) -> str | None:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    if release_id is None:
+        return None
+    row = session.get(ReleaseRow, release_id)
+    return row.version if row else None
+
+
+class _Heartbeat:
+    """Collects log lines of a running job, flushing them and the heartbeat periodically."""
+
+    def __init__(self, worker: Worker, job_id: int, deployment_id: int) -> None:
+        self._worker = worker
+        self._job_id = job_id
+        self._deployment_id = deployment_id
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{job_id}")
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._lines.append(text)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self._worker._append_log(self._deployment_id, "\n".join(lines))
+
+    def _run(self) -> None:
+        interval = min(1.0, max(0.2, self._worker._lease / 10))
+        while not self._stop.wait(interval):
+            try:
+                self._worker.beat(self._job_id)
+                self._flush()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._flush()

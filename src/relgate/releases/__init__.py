@@ -1,0 +1,1 @@
+"""The release registry: versions bound immutably to digest-pinned artifacts."""

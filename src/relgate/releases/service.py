@@ -1,0 +1,265 @@
+"""Use cases of the release registry: create releases, attach evidence."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from relgate.audit import store as audit
+from relgate.auth.model import Action, Principal
+from relgate.clock import Clock
+from relgate.errors import BadInput, Conflict
+from relgate.releases.model import Release, parse_artifact
+from relgate.store import queries
+from relgate.store.tables import EvidenceRow, ReleaseRow, ServiceRow
+from relgate.store.uow import UnitOfWork, UnitOfWorkFactory, as_utc
+
+MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
+
+ReleaseListener = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: int
+    release: str
+    kind: str
+    environment: str | None
+    filename: str
+    sha256: str
+    format: str
+    summary: str
+    created_by: str
+    created_at: datetime
+
+
+def to_release(row: ReleaseRow, service: str) -> Release:
+    return Release(
+        id=row.id,
+        service=service,
+        version=row.version,
+        artifact=row.artifact,
+        digest=row.digest,
+        commit=row.commit_sha,
+        changelog=row.changelog,
+        author=row.author,
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at),
+    )
+
+
+class ReleaseService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._listeners: list[ReleaseListener] = []
+
+    def subscribe(self, listener: ReleaseListener) -> None:
+        """Call ``listener(service, version)`` after a release or its evidence changed."""
+        self._listeners.append(listener)
+
+    def _changed(self, service: str, version: str) -> None:
+        for listener in self._listeners:
+            listener(service, version)
+
+    def create(
+        self,
+        principal: Principal,
+        *,
+        service: str,
+        version: str,
+        artifact: str,
+        commit: str | None = None,
+        changelog: str | None = None,
+        author: str | None = None,
+    ) -> tuple[Release, bool]:
+        """Register ``service@version`` bound to a digest-pinned artifact.
+
+        Returns the release and whether it was created now (False: the same
+        binding existed, nothing changed). Raises BadInput for an invalid version
+        or an artifact without a digest, Conflict when the version is bound to
+        another digest, NotFound for an unknown service.
+        """
+        principal.require(Action.CREATE_RELEASE)
+        from relgate.versioning.semver import Version
+
+        Version.parse(version)
+        ref = parse_artifact(artifact)
+        now = self._clock.now()
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            existing = self._existing(uow, svc, version)
+            if existing is not None:
+                return self._same_or_conflict(existing, svc, str(ref)), False
+            row = ReleaseRow(
+                service_id=svc.id,
+                version=version,
+                artifact=str(ref),
+                digest=ref.digest,
+                commit_sha=commit,
+                changelog=changelog,
+                author=author or principal.name,
+                created_by=principal.name,
+                created_at=now,
+            )
+            uow.session.add(row)
+            try:
+                uow.session.flush()
+            except IntegrityError:
+                # another request created the same version between our read and write
+                uow.session.rollback()
+                existing = self._existing(uow, svc, version)
+                assert existing is not None
+                return self._same_or_conflict(existing, svc, str(ref)), False
+            audit.append(
+                uow,
+                actor=principal.name,
+                action="release.created",
+                subject=f"release/{service}@{version}",
+                at=now,
+                after={"artifact": str(ref), "commit": commit, "author": row.author},
+            )
+            uow.commit()
+            release = to_release(row, service)
+        self._changed(service, version)
+        return release, True
+
+    @staticmethod
+    def _existing(uow: UnitOfWork, svc: ServiceRow, version: str) -> ReleaseRow | None:
+        return uow.session.scalar(
+            select(ReleaseRow).where(ReleaseRow.service_id == svc.id, ReleaseRow.version == version)
+        )
+
+    @staticmethod
+    def _same_or_conflict(existing: ReleaseRow, svc: ServiceRow, artifact: str) -> Release:
+        if existing.artifact != artifact:
+            raise Conflict(
+                f"{svc.name}@{existing.version} is bound to {existing.artifact}; a release never "
+                f"changes its artifact, so {artifact} needs a new version"
+            )
+        return to_release(existing, svc.name)
+
+    def get(self, principal: Principal, service: str, version: str) -> Release:
+        """Return ``service@version``; raises NotFound."""
+        principal.require(Action.READ)
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            return to_release(queries.release_by_version(uow.session, svc, version), service)
+
+    def list_releases(self, principal: Principal, service: str, limit: int = 50) -> list[Release]:
+        """Return the newest releases of ``service`` first."""
+        principal.require(Action.READ)
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            rows = uow.session.scalars(
+                select(ReleaseRow)
+                .where(ReleaseRow.service_id == svc.id)
+                .order_by(ReleaseRow.id.desc())
+                .limit(limit)
+            ).all()
+            return [to_release(row, service) for row in rows]
+
+    def add_evidence(
+        self,
+        principal: Principal,
+        *,
+        service: str,
+        version: str,
+        kind: str,
+        filename: str,
+        data: bytes,
+        environment: str | None = None,
+    ) -> Evidence:
+        """Parse and attach a report to a release (optionally for one environment).
+
+        Raises InvalidReport (BadInput) naming the file for a malformed report,
+        BadInput when a vulnerability report scanned another image than the
+        release's digest, NotFound for an unknown release or environment. A
+        refused report is not stored.
+        """
+        principal.require(Action.ADD_EVIDENCE)
+        from relgate.promotion.reports import VulnerabilityReport, parse_report
+
+        if len(data) > MAX_EVIDENCE_BYTES:
+            raise BadInput(f"{filename}: larger than {MAX_EVIDENCE_BYTES // 2**20} MiB")
+        report = parse_report(kind, data, filename)
+        now = self._clock.now()
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            release = queries.release_by_version(uow.session, svc, version)
+            if environment is not None:
+                queries.environment(uow.session, svc, environment)
+            if (
+                isinstance(report, VulnerabilityReport)
+                and report.scanned_digests
+                and release.digest not in report.scanned_digests
+            ):
+                raise BadInput(
+                    f"{filename}: the scanner names the image {', '.join(report.scanned_digests)}, "
+                    f"not this release's {release.digest}; a report of another image cannot "
+                    "pass this one"
+                )
+            row = EvidenceRow(
+                release_id=release.id,
+                kind=str(kind),
+                environment=environment,
+                filename=filename,
+                sha256=hashlib.sha256(data).hexdigest(),
+                format=report.format,
+                summary=report.summary(),
+                report=report.model_dump(mode="json"),
+                content=data,
+                created_by=principal.name,
+                created_at=now,
+            )
+            uow.session.add(row)
+            uow.session.flush()
+            audit.append(
+                uow,
+                actor=principal.name,
+                action="evidence.added",
+                subject=f"release/{service}@{version}",
+                at=now,
+                after={
+                    "kind": str(kind),
+                    "environment": environment,
+                    "sha256": row.sha256,
+                    "summary": row.summary,
+                },
+            )
+            uow.commit()
+            evidence = _evidence(row, f"{service}@{version}")
+        self._changed(service, version)
+        return evidence
+
+    def list_evidence(self, principal: Principal, service: str, version: str) -> list[Evidence]:
+        principal.require(Action.READ)
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            release = queries.release_by_version(uow.session, svc, version)
+            rows = uow.session.scalars(
+                select(EvidenceRow)
+                .where(EvidenceRow.release_id == release.id)
+                .order_by(EvidenceRow.id)
+            ).all()
+            return [_evidence(row, f"{service}@{version}") for row in rows]
+
+
+def _evidence(row: EvidenceRow, release: str) -> Evidence:
+    return Evidence(
+        id=row.id,
+        release=release,
+        kind=row.kind,
+        environment=row.environment,
+        filename=row.filename,
+        sha256=row.sha256,
+        format=row.format,
+        summary=row.summary,
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at),
+    )

@@ -1,0 +1,76 @@
+"""Lookups shared by the services, each raising NotFound with a message a person can act on."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relgate.errors import NotFound
+from relgate.store.tables import EnvironmentRow, PipelineRow, ReleaseRow, ServiceRow
+
+
+def service_by_name(session: Session, name: str) -> ServiceRow:
+    row = session.scalar(select(ServiceRow).where(ServiceRow.name == name))
+    if row is None:
+        raise NotFound(f"no service {name!r}: apply its relgate.yaml first (`relgate apply`)")
+    return row
+
+
+def latest_pipeline(session: Session, service: ServiceRow) -> PipelineRow:
+    row = session.scalar(
+        select(PipelineRow)
+        .where(PipelineRow.service_id == service.id)
+        .order_by(PipelineRow.revision.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise NotFound(
+            f"service {service.name!r} has no pipeline: `relgate apply` its relgate.yaml"
+        )
+    return row
+
+
+def pipeline_revision(session: Session, service_id: int, revision: int) -> PipelineRow:
+    row = session.scalar(
+        select(PipelineRow).where(
+            PipelineRow.service_id == service_id, PipelineRow.revision == revision
+        )
+    )
+    if row is None:
+        raise NotFound(f"pipeline revision {revision} not found")
+    return row
+
+
+def release_by_version(session: Session, service: ServiceRow, version: str) -> ReleaseRow:
+    row = session.scalar(
+        select(ReleaseRow).where(ReleaseRow.service_id == service.id, ReleaseRow.version == version)
+    )
+    if row is None:
+        raise NotFound(
+            f"no release {service.name}@{version}: create it with `relgate release create`"
+        )
+    return row
+
+
+def environment(
+    session: Session, service: ServiceRow, name: str, *, lock: bool = False
+) -> EnvironmentRow:
+    query = select(EnvironmentRow).where(
+        EnvironmentRow.service_id == service.id,
+        EnvironmentRow.name == name,
+        EnvironmentRow.active.is_(True),
+    )
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        names = session.scalars(
+            select(EnvironmentRow.name)
+            .where(EnvironmentRow.service_id == service.id, EnvironmentRow.active.is_(True))
+            .order_by(EnvironmentRow.position)
+        ).all()
+        raise NotFound(
+            f"service {service.name!r} has no environment {name!r}"
+            + (f" (it has: {', '.join(names)})" if names else "")
+        )
+    return row

@@ -1,0 +1,195 @@
+"""relgate's schema. Changed only together with a new Alembic revision in store/alembic/versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    environment: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class ServiceRow(Base):
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+
+
+class PipelineRow(Base):
+    """Every applied version of a service's pipeline, kept."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (UniqueConstraint("service_id", "revision"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    revision: Mapped[int]
+    spec: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    applied_by: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[datetime]
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("service_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    # the deployment that holds the environment; taken by a conditional UPDATE
+    holder_deployment_id: Mapped[int | None]
+    last_deployment_id: Mapped[int | None]
+    current_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    stable_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    stable_deployment_id: Mapped[int | None]
+    pinned_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    pinned_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReleaseRow(Base):
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("service_id", "version"),
+        Index("ix_releases_service_created", "service_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    version: Mapped[str] = mapped_column(String(200))
+    artifact: Mapped[str] = mapped_column(String(1000))
+    digest: Mapped[str] = mapped_column(String(71))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    changelog: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class EvidenceRow(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_release", "release_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    environment: Mapped[str | None] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    report: Mapped[dict[str, Any]]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApprovalRow(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_release_env", "release_id", "environment"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    environment: Mapped[str] = mapped_column(String(100))
+    deployment_id: Mapped[int | None]
+    approver: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class DeploymentRow(Base):
+    __tablename__ = "deployments"
+    __table_args__ = (Index("ix_deployments_service_env", "service_id", "environment", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    environment: Mapped[str] = mapped_column(String(100))
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    previous_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    pipeline_revision: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(30))
+    # the deployment a rollback replaces: marked rolled_back when the rollback succeeds
+    replaces_deployment_id: Mapped[int | None]
+    requested_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    gate_results: Mapped[list[Any]]
+    log: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # set when the deployment verified healthy: what makes a release known-good here
+    verified_at: Mapped[datetime | None]
+
+
+class JobRow(Base):
+    """Durable work claimed by workers; a running job's heartbeat proves its worker alive."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_id", "state", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    deployment_id: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(20))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Append-only, hash-chained: hash = sha256(prev_hash + canonical JSON of the event)."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(500))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
