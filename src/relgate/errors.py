@@ -8,6 +8,7 @@ only ``cli/`` prints them.
      ├── BadInput                     exit 2   bad arguments, files, versions, config
      │    ├── InvalidConfig           exit 2   relgate.yaml: names file, line and field
      │    ├── InvalidVersion          exit 2
+     │    ├── InvalidReport           exit 2   a malformed evidence report: names the file
      │    ├── NonConventionalCommit   exit 2   --strict: names the SHA and the subject
      │    ├── ShallowClone            exit 2   history does not reach the last tag
      │    ├── NotAGitRepository       exit 2
@@ -107,3 +108,28 @@ class GateFailed(RelgateError):
 class ExternalError(RelgateError):
     code = "external_error"
     exit_code = 1
+
+
+class InvalidReport(BadInput):
+    """An evidence report cannot be read; the message names the file and what is wrong."""
+
+    code = "invalid_report"
+
+
+class WaitTimedOut(RelgateError):
+    """`--wait` gave up before a deployment ended; the deployment itself goes on."""
+
+    code = "timed_out"
+    exit_code = 1
+
+
+class InvalidFlagDefinition(BadInput):
+    """A feature-flag definition (Unleash features JSON) cannot be compiled; names the path."""
+
+    code = "invalid_flag_definition"
+
+
+class InvalidFlagContext(BadInput):
+    """An evaluation context cannot be read; the message names the field."""
+
+    code = "invalid_flag_context"

@@ -93,6 +93,28 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
+def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
+    """Drop the parts pydantic adds for unions (a discriminator's value, validator names)."""
+    path: Loc = ()
+    node = data
+    for part in loc:
+        candidate = (*path, part)
+        if isinstance(part, str):
+            # a discriminated union puts the tag's value in the path; it may equal a key
+            if isinstance(node, dict) and node.get("type") == part:
+                continue
+            if candidate not in lines and (part.startswith("function-") or "[" in part):
+                continue
+        path = candidate
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return path
+
+
 def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
     """Validate ``data`` as ``model``; raise InvalidConfig for the first error, with its line."""
     if data is None:
@@ -101,13 +123,7 @@ def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc: Loc = tuple(part for part in first["loc"] if isinstance(part, str | int))
-        # pydantic adds the union member's tag to locations; keep only real paths
-        while loc and loc not in lines and loc[:-1] in lines and isinstance(loc[-1], str):
-            if loc[-1] in ("function-after", "function-before") or "[" in str(loc[-1]):
-                loc = loc[:-1]
-            else:
-                break
+        loc = _real_path(tuple(p for p in first["loc"] if isinstance(p, str | int)), data, lines)
         message = first["msg"]
         count = exc.error_count()
         if count > 1:

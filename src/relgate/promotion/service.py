@@ -264,6 +264,8 @@ class PromotionService:
             verified_in=verified,
             approvals=approvals,
             now=self._clock.now(),
+            release=f"{svc.name}@{release.version}",
+            artifact_digest=release.digest,
         )
         return [
             GateView(gate=result.gate, status=str(result.status), reason=result.reason)

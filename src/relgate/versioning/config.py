@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 BumpName = Literal["major", "minor", "patch", "none"]
 
 
+def _default_types() -> dict[str, BumpName]:
+    return {"feat": "minor", "fix": "patch", "perf": "patch", "revert": "patch"}
+
+
 class VersioningConfig(BaseModel):
     """How relgate turns commits into the next version of one service."""
 
@@ -28,17 +32,13 @@ class VersioningConfig(BaseModel):
         description="What a breaking change bumps while the major version is 0.",
     )
     types: dict[str, BumpName] = Field(
-        default_factory=lambda: {
-            "feat": "minor",
-            "fix": "patch",
-            "perf": "patch",
-            "revert": "patch",
-        },
+        default_factory=_default_types,
         description="Commit type -> bump. Types not listed do not bump.",
     )
     dependency_updates: BumpName = Field(
         default="patch",
-        description="Bump for build(deps), chore(deps) and fix(deps) commits (Dependabot, Renovate).",
+        description="Bump for build(deps), chore(deps) and fix(deps) commits "
+        "(as Dependabot and Renovate write them).",
     )
     release_branches: list[str] = Field(
         default_factory=lambda: ["main", "master"],

@@ -1,0 +1,367 @@
+"""Run a deploy or verify command as a supervised process group.
+
+The command runs in its own session (``start_new_session=True``) so that a
+timeout, a cancel, or an exit that leaves helpers behind can stop everything
+it started with one signal to the group, never a process of anybody else's.
+Output (stdout and stderr merged) is read in the calling thread and handed to
+the log sink line by line, so the sink is never called from another thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from relgate.deploy.config import CommandDeployerSpec
+from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
+
+# A line longer than this is handed to the log in pieces, so one endless line
+# cannot grow the buffer without bound.
+MAX_LINE_BYTES = 64 * 1024
+# How long output is still read after the command and its group are gone; a
+# process that detached but kept the pipe open must not hold the step forever.
+DRAIN_SECONDS = 1.0
+POLL_SECONDS = 0.05
+KILL_WAIT_SECONDS = 2.0
+
+_SHELL_SPECIAL = frozenset("$`*?[~{\\;&|<>()")
+
+
+def request_environment(request: DeployRequest, extra: Mapping[str, str]) -> dict[str, str]:
+    """Return relgate's environment, plus ``extra``, plus the RELGATE_* variables of ``request``."""
+    env = dict(os.environ)
+    env.update(extra)
+    env.update(
+        {
+            "RELGATE_SERVICE": request.service,
+            "RELGATE_ENVIRONMENT": request.environment,
+            "RELGATE_VERSION": request.version,
+            "RELGATE_ARTIFACT": request.artifact,
+            "RELGATE_PREVIOUS_ARTIFACT": request.previous_artifact or "",
+            "RELGATE_DEPLOYMENT_ID": request.deployment_id,
+            "RELGATE_REASON": request.reason,
+        }
+    )
+    return env
+
+
+def resolve_cwd(cwd: str | None, base_dir: Path) -> Path:
+    """Return the working directory of a command: ``cwd`` taken relative to ``base_dir``."""
+    return base_dir / cwd if cwd else base_dir
+
+
+def program_name(command: str | Sequence[str]) -> str:
+    """Return the program a command runs, for messages: ``./deploy.sh`` of ``./deploy.sh prod``."""
+    if not isinstance(command, str):
+        return command[0]
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    for word in words:
+        # skip leading `NAME=value` assignments, as the shell does
+        name, sep, _ = word.partition("=")
+        if not (sep and name.isidentifier()):
+            return word
+    return command
+
+
+def _cannot_start(command: str, cwd: Path) -> str | None:
+    """Say why the program of a shell command line cannot start, when that is certain.
+
+    Only a program given by path is checked: a bare word may be a builtin, a
+    function or a keyword, which only the shell knows.
+    """
+    program = program_name(command)
+    if "/" not in program or any(char in _SHELL_SPECIAL for char in program):
+        return None
+    path = cwd / program
+    if not path.exists():
+        return os.strerror(errno.ENOENT)
+    if path.is_dir():
+        return os.strerror(errno.EISDIR)
+    if not os.access(path, os.X_OK):
+        return os.strerror(errno.EACCES)
+    return None
+
+
+def _exit_hint(code: int, *, shell: bool) -> str:
+    if not shell:
+        return ""
+    # the shell's own codes for a program it could not start, or that a signal ended
+    if code == 127:
+        return " (command not found)"
+    if code == 126:
+        return " (found but not executable)"
+    if 128 < code < 128 + signal.NSIG:
+        try:
+            return f" (killed by {signal.Signals(code - 128).name})"
+        except ValueError:
+            return ""
+    return ""
+
+
+class _Output:
+    """Reads the merged output pipe without blocking and logs complete lines."""
+
+    def __init__(self, stream: int, log: LogSink) -> None:
+        self._fd = stream
+        self._log = log
+        self._buffer = bytearray()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(stream, selectors.EVENT_READ)
+        self.closed = False
+
+    def pump(self, wait: float) -> None:
+        """Read what arrives within ``wait`` seconds (sleeps when the pipe is closed)."""
+        if self.closed:
+            time.sleep(wait)
+            return
+        if not self._selector.select(max(wait, 0)):
+            return
+        chunk = os.read(self._fd, 65536)
+        if not chunk:
+            self.close()
+            return
+        self._buffer += chunk
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                break
+            self._emit(bytes(self._buffer[:end]))
+            del self._buffer[: end + 1]
+        while len(self._buffer) > MAX_LINE_BYTES:
+            self._emit(bytes(self._buffer[:MAX_LINE_BYTES]))
+            del self._buffer[:MAX_LINE_BYTES]
+
+    def drain(self, seconds: float) -> None:
+        """Read until the pipe closes or ``seconds`` pass, then stop reading."""
+        end = time.monotonic() + seconds
+        while not self.closed:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            self.pump(min(remaining, POLL_SECONDS))
+        self.close()
+
+    def close(self) -> None:
+        """Log a last unterminated line, if any, and stop watching the pipe."""
+        if self.closed:
+            return
+        self.closed = True
+        self._selector.close()
+        if self._buffer:
+            self._emit(bytes(self._buffer))
+            self._buffer.clear()
+
+    def abandon(self) -> None:
+        """Stop watching the pipe, dropping an unterminated line."""
+        if not self.closed:
+            self.closed = True
+            self._selector.close()
+
+    def _emit(self, line: bytes) -> None:
+        self._log(line.rstrip(b"\r").decode("utf-8", errors="replace"))
+
+
+def _has_live_member(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive, zombies aside.
+
+    Orphans are reparented to PID 1, which in a container may never reap them,
+    so a group of zombies must not count as running.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _has_live_member(pgid)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace: float, output: _Output) -> None:
+    """SIGTERM the command's process group, then SIGKILL what is left after ``grace`` seconds."""
+    pgid = process.pid
+    _signal_group(pgid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        output.pump(POLL_SECONDS)
+        # the leader stays a zombie until reaped, which keeps its id from reuse
+        if process.poll() is not None and not _group_alive(pgid):
+            return
+    _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the command's process group and wait, briefly, until it is gone."""
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+    # SIGKILL is delivered asynchronously; a process stuck in the kernel may lag
+    end = time.monotonic() + KILL_WAIT_SECONDS
+    while _group_alive(process.pid) and time.monotonic() < end:
+        time.sleep(0.005)
+
+
+def run_command(
+    command: str | Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    kill_grace: float,
+    log: LogSink,
+    cancel: threading.Event | None = None,
+    label: str = "command",
+) -> StepOutcome:
+    """Run ``command`` (a shell line or an argv) in ``cwd``, streaming its output to ``log``.
+
+    Returns a succeeded outcome when it exits 0; otherwise an outcome naming
+    the exit code, the signal, the timeout, ``cancelled``, or why it could not
+    start. Never raises for a failing command (only an exception of ``log``
+    itself propagates, after the processes are stopped). Whatever the command
+    leaves running in its process group is stopped before this returns.
+    """
+    name = program_name(command)
+    if not cwd.is_dir():
+        return StepOutcome(False, f"cannot run {name}: working directory {cwd} does not exist")
+    if isinstance(command, str):
+        problem = _cannot_start(command, cwd)
+        if problem is not None:
+            return StepOutcome(False, f"cannot run {name}: {problem}")
+        argv = ["/bin/sh", "-c", command]
+    else:
+        argv = list(command)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return StepOutcome(False, f"cannot run {name}: {exc.strerror or exc}")
+    assert process.stdout is not None
+    output = _Output(process.stdout.fileno(), log)
+    try:
+        return _supervise(
+            process,
+            output,
+            timeout=timeout,
+            kill_grace=kill_grace,
+            log=log,
+            cancel=cancel,
+            label=label,
+            shell=isinstance(command, str),
+        )
+    finally:
+        if process.poll() is None or _group_alive(process.pid):
+            # only reached when the log sink raised: leave nothing behind
+            _kill_group(process)
+        output.abandon()
+        process.stdout.close()
+
+
+def _supervise(
+    process: subprocess.Popen[bytes],
+    output: _Output,
+    *,
+    timeout: float,
+    kill_grace: float,
+    log: LogSink,
+    cancel: threading.Event | None,
+    label: str,
+    shell: bool,
+) -> StepOutcome:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if cancel is not None and cancel.is_set():
+            log(f"relgate: cancelled, stopping the {label}")
+            _stop_group(process, kill_grace, output)
+            output.drain(DRAIN_SECONDS)
+            return StepOutcome(False, "cancelled")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            log(f"relgate: {label} timed out after {timeout:g} s, stopping it")
+            _stop_group(process, kill_grace, output)
+            output.drain(DRAIN_SECONDS)
+            return StepOutcome(False, f"{label} timed out after {timeout:g} s")
+        output.pump(min(POLL_SECONDS, remaining))
+    code = process.returncode
+    if _group_alive(process.pid):
+        log(
+            f"relgate: stopping processes the {label} left running in its process group "
+            "(start long-lived processes with setsid)"
+        )
+        _stop_group(process, kill_grace, output)
+    output.drain(DRAIN_SECONDS)
+    if code == 0:
+        return StepOutcome(True, f"{label} exited 0", 0)
+    if code < 0:
+        try:
+            signame = signal.Signals(-code).name
+        except ValueError:
+            signame = f"signal {-code}"
+        return StepOutcome(False, f"{label} was killed by {signame}")
+    return StepOutcome(False, f"{label} exited {code}{_exit_hint(code, shell=shell)}", code)
+
+
+class CommandDeployer:
+    """Deploys by running a command with the deployment described in RELGATE_* variables."""
+
+    def __init__(self, spec: CommandDeployerSpec, *, base_dir: Path) -> None:
+        self._spec = spec
+        self._cwd = resolve_cwd(spec.cwd, base_dir)
+
+    def deploy(
+        self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
+    ) -> StepOutcome:
+        """Run the deploy command for ``request``, streaming its output to ``log``.
+
+        Returns succeeded when it exits 0 in time; a failed outcome naming the
+        exit code, the timeout, ``cancelled`` or why it could not start
+        otherwise. Never raises for a failing command.
+        """
+        return run_command(
+            self._spec.command,
+            cwd=self._cwd,
+            env=request_environment(request, self._spec.env),
+            timeout=self._spec.timeout_seconds,
+            kill_grace=self._spec.kill_grace_seconds,
+            log=log,
+            cancel=cancel,
+            label="deploy command",
+        )

@@ -1,0 +1,170 @@
+"""The ``deployer`` and ``verify`` keys of an environment in relgate.yaml.
+
+deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
+verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
+      or  {type: command, command: "./smoke.sh"}
+      or  absent: a successful deployment is its own verification
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# relgate sets these from the deployment request; a spec may not override them
+RESERVED_ENV = frozenset(
+    {
+        "RELGATE_SERVICE",
+        "RELGATE_ENVIRONMENT",
+        "RELGATE_VERSION",
+        "RELGATE_ARTIFACT",
+        "RELGATE_PREVIOUS_ARTIFACT",
+        "RELGATE_DEPLOYMENT_ID",
+        "RELGATE_REASON",
+    }
+)
+
+
+class _CommandSpec(BaseModel):
+    """What every command-running spec shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: str | list[str] = Field(
+        description="A string run by /bin/sh -c, or a list: the program and its arguments.",
+    )
+    cwd: str | None = Field(
+        default=None,
+        description="Working directory, relative to the directory of relgate.yaml (the default).",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables added to relgate's own environment for the command.",
+    )
+    kill_grace_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="After a timeout or a cancel, how long SIGTERM is given before SIGKILL.",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _command_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("must not be empty")
+        elif not value or not value[0]:
+            raise ValueError("must name a program to run")
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _numbers_are_text(cls, value: Any) -> Any:
+        # YAML reads `PORT: 8080` as a number; the environment only holds text
+        if isinstance(value, dict):
+            return {
+                key: str(item)
+                if isinstance(item, int | float) and not isinstance(item, bool)
+                else item
+                for key, item in value.items()
+            }
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            if name in RESERVED_ENV:
+                raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
+        return value
+
+
+class CommandDeployerSpec(_CommandSpec):
+    """Deploy by running a command (a script, ``helm upgrade``, ``ansible-playbook``...)."""
+
+    type: Literal["command"]
+    timeout_seconds: float = Field(
+        default=300, gt=0, description="The command is stopped and fails after this long."
+    )
+
+
+class CommandVerifySpec(_CommandSpec):
+    """Verify by running a command (smoke tests) that must exit 0 in time."""
+
+    type: Literal["command"]
+    timeout_seconds: float = Field(
+        default=60, gt=0, description="The command is stopped and fails after this long."
+    )
+
+
+class HttpVerifySpec(BaseModel):
+    """Verify by polling an HTTP endpoint until it answers as expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["http"]
+    url: str = Field(
+        description="http:// or https:// address; {service}, {environment} and {version} "
+        "are replaced by the deployment's.",
+    )
+    timeout_seconds: float = Field(
+        default=60, gt=0, description="Verification fails when not healthy after this long."
+    )
+    interval_seconds: float = Field(default=1, gt=0, description="Pause between attempts.")
+    request_timeout_seconds: float = Field(
+        default=5, gt=0, description="How long one attempt may take."
+    )
+    expect_status: int = Field(default=200, ge=100, le=599)
+    expect_body_contains: str | None = Field(
+        default=None,
+        description="Text the body must contain; {service}, {environment} and {version} "
+        "are replaced, so '{version}' checks the new version is the one answering.",
+    )
+    consecutive_successes: int = Field(
+        default=1, ge=1, description="Healthy answers needed in a row."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an http:// or https:// address, e.g. http://127.0.0.1:8080/healthz"
+            )
+        return value
+
+
+def _type_of(value: Any) -> Any:
+    """The ``type`` key of a spec, as data or as a model (the discriminator)."""
+    if isinstance(value, dict):
+        return value.get("type")
+    return getattr(value, "type", None)
+
+
+def _by_type(*types: str) -> Discriminator:
+    # a callable discriminator lets a missing or unknown type say what is allowed
+    return Discriminator(
+        _type_of,
+        custom_error_type="invalid_type",
+        custom_error_message=f"type must be one of: {', '.join(types)}",
+    )
+
+
+# a one-member "union" cannot take a callable discriminator; pydantic's own
+# message for a missing or unknown type names the expected tags
+DeployerSpec = Annotated[CommandDeployerSpec, Field(discriminator="type")]
+"""A ``deployer:`` entry; a union once gitops and kubernetes deployers exist."""
+
+VerifySpec = Annotated[
+    Annotated[HttpVerifySpec, Tag("http")] | Annotated[CommandVerifySpec, Tag("command")],
+    Field(discriminator=_by_type("http", "command")),
+]
+"""A ``verify:`` entry."""

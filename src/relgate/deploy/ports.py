@@ -1,0 +1,70 @@
+"""The seams between the deployment state machine and the systems it drives.
+
+A deployer puts one release into one environment; a verifier checks that what
+now runs there is healthy. Both answer with a :class:`StepOutcome` value: a
+failing command or an unhealthy service is an expected outcome, not an
+exception.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+LogSink = Callable[[str], None]
+"""Receives output lines, without their line ending, in the order they came."""
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """One attempt to put ``version`` (bound to ``artifact``) into ``environment``."""
+
+    deployment_id: str
+    service: str
+    environment: str
+    version: str
+    artifact: str
+    """Digest-pinned reference, e.g. ``registry.example/payments@sha256:<64 hex>``."""
+    previous_artifact: str | None
+    """What runs in the environment now; None on the first deployment."""
+    reason: str
+    """``promote``, ``rollback``, ``auto-promote`` or ``auto-rollback``."""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """How a deploy or verify step ended, with a reason a person can act on."""
+
+    succeeded: bool
+    reason: str
+    exit_code: int | None = None
+
+
+class Deployer(Protocol):
+    """Puts a release into an environment."""
+
+    def deploy(
+        self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
+    ) -> StepOutcome:
+        """Deploy ``request``, streaming output lines to ``log``.
+
+        Returns the outcome; never raises for a failing deployment. When
+        ``cancel`` is set the step stops and returns ``StepOutcome(False, "cancelled")``.
+        """
+        ...
+
+
+class Verifier(Protocol):
+    """Checks that what was just deployed is healthy."""
+
+    def verify(
+        self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
+    ) -> StepOutcome:
+        """Verify ``request``'s deployment, logging each check to ``log``.
+
+        Returns the outcome; never raises for an unhealthy service. When
+        ``cancel`` is set the step stops and returns ``StepOutcome(False, "cancelled")``.
+        """
+        ...

@@ -1,0 +1,64 @@
+"""Schema management: SQLite upgrades itself on start, PostgreSQL is upgraded on request."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.databases import PG_ADMIN_URL
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    name = f"relgate_empty_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def relgate(*args: str, cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELGATE_DATABASE_URL": url, "RELGATE_PORT": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "relgate", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_refuses_an_out_of_date_postgres_schema_and_says_what_to_run(
+    empty_postgres: str, tmp_path: Path
+) -> None:
+    refused = relgate("serve", cwd=tmp_path, url=empty_postgres)
+    assert refused.returncode == 2
+    assert "relgate db upgrade" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    behind = relgate("db", "status", cwd=tmp_path, url=empty_postgres)
+    assert behind.returncode == 1
+
+    upgraded = relgate("db", "upgrade", cwd=tmp_path, url=empty_postgres)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded from empty" in upgraded.stdout
+    assert relgate("db", "status", cwd=tmp_path, url=empty_postgres).returncode == 0
+
+
+def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    result = relgate("db", "upgrade", cwd=tmp_path, url="mysql://nobody@localhost/x")
+    assert result.returncode == 2
+    assert "unsupported database" in result.stderr
