@@ -34,9 +34,8 @@ class ServerProcess:
 
     def admin_token(self) -> str | None:
         for line in self.stderr().splitlines():
-            line = line.strip()
-            if line.startswith("rg_"):
-                return line
+            if line.strip().startswith("rg_"):
+                return line.strip()
         return None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -24,7 +24,8 @@ class VersioningConfig(BaseModel):
     )
     path: str | None = Field(
         default=None,
-        description="Monorepo: only commits touching this path (relative to the repository root) count.",
+        description="Monorepo: only commits touching this path "
+        "(relative to the repository root) count.",
     )
     initial_version: str = Field(default="0.1.0", description="The first release's version.")
     breaking_below_1: Literal["minor", "major"] = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import textwrap
@@ -167,10 +168,8 @@ def test_a_deployment_interrupted_by_kill_9_is_failed_and_rolled_back_on_restart
     finally:
         server.stop()
         if started.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(started.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
 
     restarted = start_server(tmp_path / "srv", env)
     try:

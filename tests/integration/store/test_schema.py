@@ -38,6 +38,7 @@ def relgate(*args: str, cwd: Path, url: str) -> subprocess.CompletedProcess[str]
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 
