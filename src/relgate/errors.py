@@ -9,6 +9,8 @@ only ``cli/`` prints them.
      │    ├── InvalidConfig           exit 2   relgate.yaml: names file, line and field
      │    ├── InvalidVersion          exit 2
      │    ├── InvalidReport           exit 2   a malformed evidence report: names the file
+     │    ├── InvalidFlagDefinition   exit 2   a flag document: names the path inside it
+     │    ├── InvalidFlagContext      exit 2
      │    ├── NonConventionalCommit   exit 2   --strict: names the SHA and the subject
      │    ├── ShallowClone            exit 2   history does not reach the last tag
      │    ├── NotAGitRepository       exit 2

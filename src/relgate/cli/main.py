@@ -37,15 +37,33 @@ def _root(
     _state["verbose"] = verbose
 
 
-def _register() -> None:
-    # Each module adds its commands to ``app``; none of them imports heavy
-    # libraries at module level.
-    from relgate.cli import versioning  # noqa: F401
+# The module that defines each top-level command. Only that module is imported
+# for a run, so `relgate version` does not build the control plane's commands.
+_COMMAND_MODULES = {
+    "version": "versioning",
+    "changelog": "versioning",
+    "about": "versioning",
+    "serve": "server",
+    "db": "server",
+}
+_ALL_MODULES = ("versioning", "server", "control")
+
+
+def _register(argv: list[str]) -> None:
+    """Import the command modules this command line needs (all of them for help)."""
+    import importlib
+
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    modules: tuple[str, ...] = _ALL_MODULES
+    if command is not None:
+        modules = (_COMMAND_MODULES.get(command, "control"),)
+    for name in modules:
+        importlib.import_module(f"relgate.cli.{name}")
 
 
 def run() -> None:
     """Run the CLI; exit with 0 ok, 1 gate failed or conflict, 2 bad input."""
-    _register()
+    _register(sys.argv[1:])
     try:
         app()  # standalone: usage errors print themselves and exit 2
     except RelgateError as exc:
