@@ -193,3 +193,103 @@ class AuditRow(Base):
     at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- feature flags
+
+
+class FlagRow(Base):
+    """A feature flag: what it is for and how long it should live."""
+
+    __tablename__ = "flags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(30))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[Any]]
+    impression_data: Mapped[bool] = mapped_column(default=False)
+    # [{"feature": parent, "enabled": bool, "variants": [...]}], as Unleash writes them
+    dependencies: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+
+
+class FlagEnvironmentRow(Base):
+    """A flag's configuration in one environment: on/off, strategies, variants."""
+
+    __tablename__ = "flag_environments"
+    __table_args__ = (UniqueConstraint("flag_id", "environment"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"))
+    environment: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(default=False)
+    # Unleash strategy objects: name, parameters, constraints, segments, variants
+    strategies: Mapped[list[Any]]
+    # variants with their weights fixed at save time (total 1000, localeCompare order)
+    variants: Mapped[list[Any]]
+    updated_at: Mapped[datetime]
+    # when the flag became on for everyone here (None while it is not)
+    fully_rolled_out_since: Mapped[datetime | None]
+
+
+class SegmentRow(Base):
+    """A named, reusable set of constraints."""
+
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    constraints: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FlagRevisionRow(Base):
+    """One row per environment whose number grows with every change that affects it.
+
+    Polling clients and server-sent event streams compare it to know cheaply
+    whether anything changed, on any replica.
+    """
+
+    __tablename__ = "flag_revisions"
+    environment: Mapped[str] = mapped_column(String(100), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class ClientApplicationRow(Base):
+    """An SDK instance that registered (POST /api/client/register)."""
+
+    __tablename__ = "client_applications"
+    __table_args__ = (UniqueConstraint("app_name", "instance_id", "environment"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(100))
+    sdk_version: Mapped[str | None] = mapped_column(String(100))
+    strategies: Mapped[list[Any]]
+    interval_ms: Mapped[int | None]
+    started_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime]
+
+
+class FlagMetricRow(Base):
+    """Usage counts sent by SDKs (POST /api/client/metrics), aggregated per hour."""
+
+    __tablename__ = "flag_metrics"
+    __table_args__ = (
+        UniqueConstraint("flag_key", "environment", "app_name", "hour"),
+        Index("ix_flag_metrics_flag_env", "flag_key", "environment"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_key: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(100))
+    app_name: Mapped[str] = mapped_column(String(200))
+    hour: Mapped[datetime]
+    yes: Mapped[int] = mapped_column(BigInteger, default=0)
+    no: Mapped[int] = mapped_column(BigInteger, default=0)
+    variants: Mapped[dict[str, Any]]
+    last_seen_at: Mapped[datetime]
