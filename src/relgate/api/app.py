@@ -35,11 +35,14 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.state.services = services
 
     from relgate.api import errors
-    from relgate.api.routes import admin, control
+    from relgate.api.routes import admin, control, flags, ofrep, unleash
 
     errors.install(app)
     app.include_router(control.router)
     app.include_router(admin.router)
+    app.include_router(flags.router)
+    app.include_router(unleash.router)
+    app.include_router(ofrep.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -45,8 +45,9 @@ _COMMAND_MODULES = {
     "about": "versioning",
     "serve": "server",
     "db": "server",
+    "flags": "flags",
 }
-_ALL_MODULES = ("versioning", "server", "control")
+_ALL_MODULES = ("versioning", "server", "control", "flags")
 
 
 def _register(argv: list[str]) -> None:

@@ -1,0 +1,7 @@
+"""Routes: ofrep."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

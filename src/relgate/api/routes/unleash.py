@@ -1,0 +1,7 @@
+"""Routes: unleash."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
