@@ -1,0 +1,1136 @@
+"""Control-plane commands: they talk to a relgate server over its REST API.
+
+login, token, apply, release, evidence, gates, promote, approve, reject,
+rollback, unpin, deploy, status, history, audit. Each takes ``--url`` and
+``--token`` (else RELGATE_URL / RELGATE_TOKEN, else the `relgate login` file)
+and ``--json`` to print the server's answer for machines. Exit codes: 0 ok,
+1 gate failed, conflict or a deployment that did not succeed, 2 bad input.
+
+Only Typer is imported at module level: httpx, Rich and the manifest models
+are imported inside the commands, so ``relgate version`` stays fast.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from relgate.cli.main import app
+
+if TYPE_CHECKING:
+    from relgate.cli.client import Client
+
+# How often --wait and --follow ask the server; short, since a deployment of a
+# small service often ends within a second or two.
+POLL_SECONDS = 0.25
+
+FINAL_STATES = frozenset({"succeeded", "failed", "rolled_back", "rejected", "cancelled"})
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="The relgate server, e.g. http://127.0.0.1:8700 [env RELGATE_URL; else the "
+        "`relgate login` file].",
+        show_default=False,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="API token [env RELGATE_TOKEN; else the `relgate login` file].",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the server's JSON answer on stdout, for machines.")
+]
+ReleaseArgument = Annotated[
+    str, typer.Argument(metavar="SERVICE@VERSION", help="The release, e.g. payments@1.4.2.")
+]
+EnvOption = Annotated[
+    str, typer.Option("--env", help="The environment, e.g. production.", show_default=False)
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0,
+        help="With --wait: give up after this many seconds (exit 1); the deployment goes on.",
+    ),
+]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CI = "ci"
+    APPROVER = "approver"
+    CLIENT = "client"
+
+
+class EvidenceKind(StrEnum):
+    TESTS = "tests"
+    COVERAGE = "coverage"
+    VULNERABILITIES = "vulnerabilities"
+    PERFORMANCE = "performance"
+    SMOKE = "smoke"
+    CUSTOM = "custom"
+
+
+token_app = typer.Typer(help="Create, list and revoke API tokens (admin).", no_args_is_help=True)
+release_app = typer.Typer(
+    help="Register releases (a version bound to one artifact digest) and look at them.",
+    no_args_is_help=True,
+)
+evidence_app = typer.Typer(
+    help="Attach reports (tests, coverage, scans...) to a release.", no_args_is_help=True
+)
+gates_app = typer.Typer(help="Evaluate an environment's gates for a release.", no_args_is_help=True)
+deploy_app = typer.Typer(help="Look at, follow or cancel one deployment.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(release_app, name="release")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(gates_app, name="gates")
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(audit_app, name="audit")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _client(url: str | None, token: str | None) -> Client:
+    from relgate.cli.client import Client
+
+    return Client.from_flags(url, token)
+
+
+def _release(ref: str) -> tuple[str, str]:
+    from relgate.releases.model import parse_release_ref
+
+    return parse_release_ref(ref)
+
+
+def _seg(text: str) -> str:
+    """Quote one path segment: a version may hold '+' (build metadata)."""
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def _show(value: object) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _when(value: object) -> str:
+    """Show an ISO time of the API as ``YYYY-MM-DD HH:MM:SS`` (UTC), or '-'."""
+    if not isinstance(value, str) or not value:
+        return "-"
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _out(message: str) -> None:
+    from relgate.cli.output import console
+
+    console().print(message)
+
+
+def _print_table(columns: list[str], rows: list[list[object]], *, empty: str) -> None:
+    from relgate.cli.output import escape, print_table, table
+
+    if not rows:
+        _out(escape(empty))
+        return
+    print_table(table(columns, [[escape(str(cell)) for cell in row] for row in rows]))
+
+
+def _print_gates(gates: list[dict[str, Any]]) -> None:
+    from relgate.cli.output import escape, gate_status, print_table, table
+
+    rendered = table(["gate", "status", "reason"], [])
+    for gate in gates:
+        status = str(gate.get("status", "?"))
+        rendered.add_row(
+            escape(str(gate.get("gate", "?"))), gate_status(status), escape(str(gate.get("reason")))
+        )
+    print_table(rendered)
+
+
+def _deployment_line(d: dict[str, Any]) -> str:
+    from relgate.cli.output import escape
+
+    return escape(
+        f"deployment {d['id']}: {d['service']}@{d['version']} to {d['environment']}: {d['state']}"
+        + (f" ({d['outcome']})" if d.get("outcome") else "")
+    )
+
+
+def _approval_hint(d: dict[str, Any]) -> str:
+    from relgate.cli.output import escape
+
+    return escape(
+        f"deployment {d['id']} waits for approval in {d['environment']}: an approver (a token "
+        f"with the approver role, neither the release's author nor {d['requested_by']} who "
+        f"requested it) runs `relgate approve {d['service']}@{d['version']} "
+        f"--env {d['environment']}`"
+    )
+
+
+class _StateReporter:
+    """Shows a deployment's state on stderr: a spinner on a terminal, one line per change in CI."""
+
+    def __init__(self) -> None:
+        from relgate.cli.output import console
+
+        self._console = console(stderr=True)
+        self._live = self._console.is_terminal
+        self._last = ""
+        self._status: Any = None
+
+    def __enter__(self) -> _StateReporter:
+        if self._live:
+            self._status = self._console.status("")
+            self._status.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def show(self, text: str) -> None:
+        if text == self._last:
+            return
+        self._last = text
+        if self._status is not None:
+            self._status.update(text)
+        else:
+            self._console.print(text)
+
+    def say(self, text: str) -> None:
+        """Print a line that stays (above the spinner on a terminal)."""
+        self._console.print(text)
+
+
+def _wait(client: Client, deployment: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Poll the deployment until it reaches a final state; return its last view.
+
+    Raises WaitTimedOut after ``timeout`` seconds; the deployment itself goes on.
+    """
+    import time
+
+    from relgate.errors import WaitTimedOut
+
+    deadline = time.monotonic() + timeout
+    announced = False
+    with _StateReporter() as reporter:
+        while deployment["state"] not in FINAL_STATES:
+            if deployment["state"] == "waiting_for_approval" and not announced:
+                reporter.say(_approval_hint(deployment))
+                announced = True
+            reporter.show(_deployment_line(deployment))
+            if time.monotonic() >= deadline:
+                raise WaitTimedOut(
+                    f"deployment {deployment['id']} is still {deployment['state']} after "
+                    f"{timeout:g} s; it goes on: follow it with `relgate deploy show "
+                    f"{deployment['id']}`"
+                )
+            time.sleep(POLL_SECONDS)
+            deployment = client.get(f"/api/v1/deployments/{deployment['id']}")
+    return deployment
+
+
+def _finish(deployment: dict[str, Any], json_output: bool, done: str | None = None) -> None:
+    """Print a final deployment; exit 1 unless it succeeded."""
+    from relgate.cli.output import escape, print_json
+
+    succeeded = deployment["state"] == "succeeded"
+    if json_output:
+        print_json(deployment)
+    elif succeeded and done:
+        _out(escape(done))
+    else:
+        _out(_deployment_line(deployment))
+    if not succeeded:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- login, tokens
+
+
+@app.command("login")
+def login(
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="The relgate server, e.g. http://127.0.0.1:8700.")
+    ],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token", prompt=True, hide_input=True, help="API token (asked for when not given)."
+        ),
+    ],
+) -> None:
+    """Check a token against the server and store URL and token for later commands.
+
+    The file is $XDG_CONFIG_HOME/relgate/login.json (mode 0600); RELGATE_URL,
+    RELGATE_TOKEN and --url/--token take precedence over it.
+    """
+    from relgate.cli.client import Client
+    from relgate.config import write_login
+
+    with Client(url, token) as client:
+        client.get("/api/v1/status")
+    path = write_login(client.url, token)
+    _out(f"logged in to {client.url}; saved to {path}")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[
+        str, typer.Option("--name", help="Who or what uses it; recorded as the actor.")
+    ],
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="admin: everything; ci: apply, release, evidence, promote, roll back; "
+            "approver: approve and reject; client: feature flags of one environment.",
+        ),
+    ],
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", help="The environment a client token is scoped to.", show_default=False
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create an API token and print its secret, which is shown this once only."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        created = client.post(
+            "/api/v1/tokens", json={"name": name, "role": role.value, "environment": env}
+        )
+    if json_output:
+        print_json(created)
+        return
+    _out(
+        escape(f"created token {created['name']} (role {created['role']}); it is shown only once:")
+    )
+    _out(escape(created["token"]))
+
+
+@token_app.command("list")
+def token_list(
+    url: UrlOption = None, token: TokenOption = None, json_output: JsonOption = False
+) -> None:
+    """List API tokens (never their secrets)."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        tokens = client.get("/api/v1/tokens")
+    if json_output:
+        print_json(tokens)
+        return
+    _print_table(
+        ["name", "role", "environment", "created", "by", "revoked"],
+        [
+            [
+                t["name"],
+                t["role"],
+                _show(t.get("environment")),
+                _when(t.get("created_at")),
+                t.get("created_by"),
+                "yes" if t.get("revoked") else "no",
+            ]
+            for t in tokens
+        ],
+        empty="no tokens",
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The token's name.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Revoke a token: every later request with it is refused."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        answer = client.delete(f"/api/v1/tokens/{_seg(name)}")
+    if json_output:
+        print_json(answer)
+        return
+    _out(escape(f"revoked token {name}"))
+
+
+# ---------------------------------------------------------------------------- pipelines
+
+
+@app.command("apply")
+def apply(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="The relgate.yaml declaring the pipeline.")
+    ] = Path("relgate.yaml"),
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate relgate.yaml here, then store it on the server as the service's pipeline.
+
+    Errors name the file, line and field (exit 2) and nothing is sent. Applying
+    an unchanged file creates no new revision.
+    """
+    from relgate.cli.output import escape, print_json
+    from relgate.manifest.pipeline import load_pipeline
+
+    pipeline = load_pipeline(file)
+    with _client(url, token) as client:
+        answer = client.post(
+            "/api/v1/pipelines", json={"source": pipeline.source, "file": str(file)}
+        )
+    if json_output:
+        print_json(answer)
+        return
+    if answer.get("changed"):
+        envs = " -> ".join(answer.get("environments") or [])
+        _out(escape(f"applied {answer['service']} pipeline revision {answer['revision']}: {envs}"))
+    else:
+        _out(escape(f"{answer['service']} pipeline unchanged (revision {answer['revision']})"))
+
+
+# ---------------------------------------------------------------------------- releases
+
+
+@release_app.command("create")
+def release_create(
+    service: Annotated[
+        str, typer.Argument(metavar="SERVICE", help="The service, as named in relgate.yaml.")
+    ],
+    version: Annotated[
+        str,
+        typer.Option(
+            "--version",
+            help="SemVer version, or 'auto' to compute it from the Conventional Commits of --repo.",
+            show_default=False,
+        ),
+    ],
+    artifact: Annotated[
+        str,
+        typer.Option(
+            "--artifact",
+            help="The artifact pinned by digest: REF@sha256:<64 hex>. It can never change.",
+            show_default=False,
+        ),
+    ],
+    commit: Annotated[
+        str | None,
+        typer.Option(
+            "--commit", help="Git commit of the release [with --version auto: HEAD of --repo]."
+        ),
+    ] = None,
+    changelog_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--changelog-file",
+            help="Markdown changelog of the release [with --version auto: rendered from commits].",
+        ),
+    ] = None,
+    author: Annotated[
+        str | None,
+        typer.Option(
+            "--author",
+            help="Who wrote the change; they cannot approve it [default: the token's name].",
+        ),
+    ] = None,
+    repo: Annotated[Path, typer.Option("--repo", help="Git repository for --version auto.")] = Path(
+        "."
+    ),
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register a release: SERVICE at VERSION bound for ever to one artifact digest.
+
+    Creating the same binding again changes nothing (exit 0); the same version
+    with another digest is a conflict (exit 1).
+    """
+    from relgate.cli.output import escape, print_json
+    from relgate.errors import BadInput
+
+    if not version.strip():
+        raise BadInput("--version is empty: give a SemVer version or 'auto'")
+    changelog: str | None = None
+    if changelog_file is not None:
+        changelog = _read_text(changelog_file)
+    if version == "auto":
+        version, head, rendered = _auto_version(repo)
+        commit = commit or head
+        changelog = changelog if changelog is not None else rendered
+    body = {
+        "service": service,
+        "version": version,
+        "artifact": artifact,
+        "commit": commit,
+        "changelog": changelog,
+        "author": author,
+    }
+    with _client(url, token) as client:
+        release = client.post("/api/v1/releases", json=body)
+    if json_output:
+        print_json(release)
+        return
+    _out(escape(f"release {release['service']}@{release['version']}: {release['artifact']}"))
+
+
+def _read_text(path: Path) -> str:
+    from relgate.errors import BadInput
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read: {exc}") from None
+
+
+def _auto_version(repo: Path) -> tuple[str, str | None, str]:
+    """Return (next version, HEAD, changelog) planned from ``repo``; raise BadInput if none."""
+    from relgate.errors import BadInput
+    from relgate.manifest.model import load_manifest
+    from relgate.versioning.service import plan_version, render_changelog
+
+    plan = plan_version(repo, load_manifest(repo / "relgate.yaml"))
+    if plan.next is None:
+        since = f"since {plan.current_tag}" if plan.current_tag else "in its history"
+        raise BadInput(
+            f"nothing to release in {plan.root}: no commit {since} asks for a new version "
+            "(fix:, feat: or a breaking change); give --version explicitly to release anyway"
+        )
+    return str(plan.next), plan.head, render_changelog(plan)
+
+
+@release_app.command("list")
+def release_list(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 50,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List a service's releases, newest first."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        releases = client.get(f"/api/v1/services/{_seg(service)}/releases", params={"limit": limit})
+    if json_output:
+        print_json(releases)
+        return
+    _print_table(
+        ["version", "artifact", "commit", "author", "created"],
+        [
+            [
+                r["version"],
+                r["artifact"],
+                _show((r.get("commit") or "")[:12]),
+                _show(r.get("author")),
+                _when(r.get("created_at")),
+            ]
+            for r in releases
+        ],
+        empty=f"no releases of {service}",
+    )
+
+
+@release_app.command("show")
+def release_show(
+    release: ReleaseArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a release with its evidence."""
+    from relgate.cli.output import escape, print_json
+
+    service, version = _release(release)
+    with _client(url, token) as client:
+        found = client.get(f"/api/v1/releases/{_seg(service)}/{_seg(version)}")
+        evidence = client.get(f"/api/v1/releases/{_seg(service)}/{_seg(version)}/evidence")
+    if json_output:
+        print_json({"release": found, "evidence": evidence})
+        return
+    for label, key in (
+        ("release", None),
+        ("artifact", "artifact"),
+        ("commit", "commit"),
+        ("author", "author"),
+        ("created", "created_at"),
+        ("created by", "created_by"),
+    ):
+        if key is None:
+            value = f"{found['service']}@{found['version']}"
+        elif key == "created_at":
+            value = _when(found.get(key))
+        else:
+            value = _show(found.get(key))
+        _out(escape(f"{label + ':':<12} {value}"))
+    if found.get("changelog"):
+        _out("")
+        _out(escape(found["changelog"].rstrip()))
+    _out("")
+    _print_evidence(evidence, empty="no evidence")
+
+
+def _print_evidence(evidence: list[dict[str, Any]], *, empty: str) -> None:
+    _print_table(
+        ["id", "kind", "environment", "file", "summary", "sha256", "by", "added"],
+        [
+            [
+                e["id"],
+                e["kind"],
+                _show(e.get("environment")),
+                e["filename"],
+                e["summary"],
+                e["sha256"][:12],
+                e["created_by"],
+                _when(e.get("created_at")),
+            ]
+            for e in evidence
+        ],
+        empty=empty,
+    )
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+@evidence_app.command("add")
+def evidence_add(
+    release: ReleaseArgument,
+    kind: Annotated[
+        EvidenceKind,
+        typer.Option(
+            "--kind",
+            help="tests: JUnit XML; coverage: coverage.py JSON or Cobertura XML; "
+            "vulnerabilities: Trivy/Grype JSON or SARIF; smoke: JUnit XML or JSON; "
+            "performance, custom: JSON.",
+        ),
+    ],
+    file: Annotated[Path, typer.Option("--file", help="The report file.", show_default=False)],
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Evidence about one environment (smoke tests there...).",
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Attach a report to a release; it is parsed and stored with its digest, for ever.
+
+    A file that cannot be parsed is refused with its name and what is wrong (exit 2).
+    """
+    from relgate.cli.output import escape, print_json
+    from relgate.errors import BadInput
+
+    service, version = _release(release)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{file}: file not found") from None
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot read: {exc}") from None
+    with _client(url, token) as client:
+        added = client.post(
+            f"/api/v1/releases/{_seg(service)}/{_seg(version)}/evidence",
+            params={"kind": kind.value, "filename": file.name, "environment": env},
+            content=data,
+        )
+    if json_output:
+        print_json(added)
+        return
+    where = f" for {env}" if env else ""
+    _out(escape(f"added {kind.value} evidence{where} to {release}: {added['summary']}"))
+
+
+@evidence_app.command("list")
+def evidence_list(
+    release: ReleaseArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the evidence attached to a release."""
+    from relgate.cli.output import print_json
+
+    service, version = _release(release)
+    with _client(url, token) as client:
+        evidence = client.get(f"/api/v1/releases/{_seg(service)}/{_seg(version)}/evidence")
+    if json_output:
+        print_json(evidence)
+        return
+    _print_evidence(evidence, empty=f"no evidence for {release}")
+
+
+# ---------------------------------------------------------------------------- gates, promotion
+
+
+@gates_app.command("check")
+def gates_check(
+    release: ReleaseArgument,
+    env: EnvOption,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Evaluate every gate of an environment for a release, without promoting it.
+
+    Exit 0 when all pass, 1 when any fails or is missing (a missing approval included).
+    """
+    from relgate.cli.output import escape, print_json
+
+    service, version = _release(release)
+    with _client(url, token) as client:
+        check = client.get(
+            f"/api/v1/releases/{_seg(service)}/{_seg(version)}/gates", params={"environment": env}
+        )
+    if json_output:
+        print_json(check)
+    else:
+        _print_gates(check["gates"])
+        if check["passed"]:
+            _out(escape(f"{release} may enter {env}: every gate passes"))
+        elif check.get("waiting_for_approval"):
+            _out(escape(f"{release} waits only for an approval to enter {env}"))
+        else:
+            _out(escape(f"{release} cannot enter {env} now"))
+    if not check["passed"]:
+        raise typer.Exit(1)
+
+
+@app.command("promote")
+def promote(
+    release: ReleaseArgument,
+    to: Annotated[str, typer.Option("--to", help="The environment to enter.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the history.")] = "",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the deployment to end; exit 0 only on success.")
+    ] = False,
+    timeout: TimeoutOption = 1800,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Promote a release into an environment; every gate must pass, there is no override.
+
+    On a failing gate the gates are printed and the exit code is 1. An environment
+    with an approval gate makes the deployment wait for an approver.
+    """
+    from relgate.cli.client import GateRefused
+    from relgate.cli.output import escape, print_json
+
+    service, version = _release(release)
+    body = {"service": service, "version": version, "environment": to, "reason": reason}
+    with _client(url, token) as client:
+        try:
+            deployment = client.post("/api/v1/deployments", json=body)
+        except GateRefused as refused:
+            if json_output:
+                print_json({"error": {"code": refused.code, "message": refused.message,
+                                      "gates": refused.gates}})  # fmt: skip
+            else:
+                _print_gates(refused.gates)
+            raise
+        if wait:
+            deployment = _wait(client, deployment, timeout)
+            _finish(deployment, json_output)
+            return
+    if json_output:
+        print_json(deployment)
+        return
+    _out(_deployment_line(deployment))
+    if deployment["state"] == "waiting_for_approval":
+        _out(_approval_hint(deployment))
+    else:
+        _out(escape(f"follow it with `relgate deploy show {deployment['id']}`"))
+
+
+def _decide(
+    release: str, env: str, decision: str, comment: str, url: str | None, token: str | None
+) -> dict[str, Any]:
+    service, version = _release(release)
+    with _client(url, token) as client:
+        answer: dict[str, Any] = client.post(
+            "/api/v1/approvals",
+            json={
+                "service": service,
+                "version": version,
+                "environment": env,
+                "decision": decision,
+                "comment": comment,
+            },
+        )
+    return answer
+
+
+@app.command("approve")
+def approve(
+    release: ReleaseArgument,
+    env: EnvOption,
+    comment: Annotated[str, typer.Option("--comment", help="Why, for the audit.")] = "",
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve the deployment of a release waiting in an environment (approver role).
+
+    The release's author and whoever requested the deployment cannot approve it.
+    """
+    from relgate.cli.output import escape, print_json
+
+    deployment = _decide(release, env, "approve", comment, url, token)
+    if json_output:
+        print_json(deployment)
+        return
+    _out(escape(f"approved {release} for {env}"))
+    _out(_deployment_line(deployment))
+
+
+@app.command("reject")
+def reject(
+    release: ReleaseArgument,
+    env: EnvOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the author and the audit.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reject the deployment of a release waiting in an environment (approver role)."""
+    from relgate.cli.output import escape, print_json
+
+    deployment = _decide(release, env, "reject", reason, url, token)
+    if json_output:
+        print_json(deployment)
+        return
+    _out(escape(f"rejected {release} for {env}"))
+    _out(_deployment_line(deployment))
+
+
+@app.command("rollback")
+def rollback(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")],
+    env: Annotated[str, typer.Argument(metavar="ENV", help="The environment to roll back.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; required, kept in the history.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="A version that once succeeded there [default: the stable anchor]."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the redeploy to end; exit 0 only on success.")
+    ] = False,
+    timeout: TimeoutOption = 1800,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Redeploy a known-good release at once, without gates, and pin the environment to it.
+
+    Promotion into the environment stays refused until `relgate unpin SERVICE ENV`.
+    """
+    from relgate.cli.output import escape, print_json
+
+    body = {"service": service, "environment": env, "reason": reason, "to_version": to}
+    with _client(url, token) as client:
+        deployment = client.post("/api/v1/rollbacks", json=body)
+        if wait:
+            deployment = _wait(client, deployment, timeout)
+            done = (
+                f"rolled back {env} of {service} from {_show(deployment.get('previous_version'))} "
+                f"to {deployment['version']}; {env} is pinned to it until "
+                f"`relgate unpin {service} {env}`"
+            )
+            _finish(deployment, json_output, done)
+            return
+    if json_output:
+        print_json(deployment)
+        return
+    _out(_deployment_line(deployment))
+    _out(escape(f"{env} of {service} is pinned to {deployment['version']}"))
+
+
+@app.command("unpin")
+def unpin(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")],
+    env: Annotated[str, typer.Argument(metavar="ENV", help="The environment.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Let promotions into an environment resume after a rollback pinned it."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        answer = client.post(f"/api/v1/services/{_seg(service)}/environments/{_seg(env)}/unpin")
+    if json_output:
+        print_json(answer)
+        return
+    _out(escape(f"{env} of {service} is no longer pinned"))
+
+
+# ---------------------------------------------------------------------------- deployments
+
+
+DeploymentArgument = Annotated[int, typer.Argument(metavar="ID", help="The deployment's id.")]
+
+
+@deploy_app.command("show")
+def deploy_show(
+    deployment_id: DeploymentArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a deployment: state, versions, gates and approvals."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        d = client.get(f"/api/v1/deployments/{deployment_id}")
+    if json_output:
+        print_json(d)
+        return
+    for label, value in (
+        ("deployment", d["id"]),
+        ("release", f"{d['service']}@{d['version']}"),
+        ("environment", d["environment"]),
+        ("kind", d["kind"]),
+        ("state", d["state"]),
+        ("from", _show(d.get("previous_version"))),
+        ("artifact", d["artifact"]),
+        ("requested", f"{_when(d.get('created_at'))} by {d['requested_by']}"),
+        ("reason", _show(d.get("reason"))),
+        ("started", _when(d.get("started_at"))),
+        ("finished", _when(d.get("finished_at"))),
+        ("outcome", _show(d.get("outcome"))),
+    ):
+        _out(escape(f"{label + ':':<12} {value}"))
+    if d.get("gates"):
+        _out("")
+        _print_gates(d["gates"])
+    for a in d.get("approvals") or []:
+        comment = f": {a['comment']}" if a.get("comment") else ""
+        _out(escape(f"{a['decision']} by {a['approver']} at {_when(a.get('at'))}{comment}"))
+
+
+@deploy_app.command("cancel")
+def deploy_cancel(
+    deployment_id: DeploymentArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the history.")] = "",
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Cancel a deployment that has not started (requested or waiting for approval)."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        d = client.post(f"/api/v1/deployments/{deployment_id}/cancel", json={"reason": reason})
+    if json_output:
+        print_json(d)
+        return
+    _out(_deployment_line(d))
+
+
+@deploy_app.command("logs")
+def deploy_logs(
+    deployment_id: DeploymentArgument,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the deployment ends.")
+    ] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Print a deployment's log (the deployer's and verifier's output)."""
+    import sys
+    import time
+
+    with _client(url, token) as client:
+        path = f"/api/v1/deployments/{deployment_id}"
+        printed = 0
+        while True:
+            # read the state first: a log read after a final state is complete
+            state = client.get(path)["state"] if follow else ""
+            log = client.text(f"{path}/log")
+            sys.stdout.write(log[printed:])
+            sys.stdout.flush()
+            printed = max(printed, len(log))
+            if not follow or state in FINAL_STATES:
+                break
+            time.sleep(POLL_SECONDS)
+
+
+# ---------------------------------------------------------------------------- status, history
+
+
+@app.command("status")
+def status(
+    service: Annotated[
+        str | None,
+        typer.Argument(metavar="SERVICE", help="One service [default: every service]."),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show every environment: what runs there, the stable anchor, pins, the last deployment."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        rows = client.get("/api/v1/status", params={"service": service})
+    if json_output:
+        print_json(rows)
+        return
+    _print_table(
+        ["service", "environment", "current", "stable", "pinned", "last deployment"],
+        [
+            [
+                r["service"],
+                r["environment"],
+                _show(r.get("current")),
+                _show(r.get("stable")),
+                _show(r.get("pinned")),
+                f"#{r['last_deployment']} {r['last_version']} {r['last_state']}"
+                if r.get("last_deployment") is not None
+                else "-",
+            ]
+            for r in rows
+        ],
+        empty="no services yet: apply a relgate.yaml with `relgate apply`",
+    )
+
+
+@app.command("history")
+def history(
+    service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")],
+    env: Annotated[
+        str | None, typer.Argument(metavar="ENV", help="One environment [default: all].")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 50,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List a service's deployments, newest first: who, why, and how it ended."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        rows = client.get(
+            f"/api/v1/services/{_seg(service)}/history",
+            params={"environment": env, "limit": limit},
+        )
+    if json_output:
+        print_json(rows)
+        return
+    _print_table(
+        ["id", "when", "environment", "kind", "version", "from", "state", "who", "why / outcome"],
+        [
+            [
+                d["id"],
+                _when(d.get("created_at")),
+                d["environment"],
+                d["kind"],
+                d["version"],
+                _show(d.get("previous_version")),
+                d["state"],
+                d["requested_by"],
+                " / ".join(part for part in (d.get("reason"), d.get("outcome")) if part) or "-",
+            ]
+            for d in rows
+        ],
+        empty=f"no deployments of {service} yet",
+    )
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+@audit_app.command("verify")
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="The head hash noted earlier: also catches events deleted from the end.",
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Recompute the audit hash chain; exit 1 and list the problems when it is not intact."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        report = client.get("/api/v1/audit/verify", params={"expect_head": expect_head})
+    if json_output:
+        print_json(report)
+    elif report["intact"]:
+        _out(escape(f"audit trail intact: {report['events']} events, head {report['head']}"))
+    else:
+        _out(escape(f"audit trail NOT intact ({report['events']} events):"))
+        for problem in report["problems"]:
+            _out(escape(f"  {problem}"))
+    if not report["intact"]:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Only subjects starting with this, e.g. release/payments@ or deployment/7.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="How many.")] = 100,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List audit events, newest first."""
+    from relgate.cli.output import print_json
+
+    with _client(url, token) as client:
+        events = client.get("/api/v1/audit", params={"subject": subject, "limit": limit})
+    if json_output:
+        print_json(events)
+        return
+    _print_table(
+        ["seq", "when", "actor", "action", "subject"],
+        [[e["seq"], _when(e.get("at")), e["actor"], e["action"], e["subject"]] for e in events],
+        empty="no audit events",
+    )
