@@ -54,9 +54,16 @@ class ServerProcess:
 
 
 def start_server(
-    workdir: Path, env: dict[str, str] | None = None, timeout: float = 30
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    *,
+    cwd: Path | None = None,
 ) -> ServerProcess:
-    """Start `relgate serve` on a free port in ``workdir`` and wait for /healthz."""
+    """Start `relgate serve` on a free port and wait for /healthz.
+
+    It runs in ``cwd`` (default ``workdir``); its output goes to a file in ``workdir``.
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -70,7 +77,7 @@ def start_server(
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "relgate", "serve"],
-            cwd=workdir,
+            cwd=cwd or workdir,
             env=full_env,
             stdout=stderr,
             stderr=stderr,

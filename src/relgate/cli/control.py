@@ -180,10 +180,14 @@ def _deployment_line(d: dict[str, Any]) -> str:
 def _approval_hint(d: dict[str, Any]) -> str:
     from relgate.cli.output import escape
 
+    author, requester = d.get("author"), d["requested_by"]
+    if author in (None, requester):
+        excluded = f"{requester}, who requested it"
+    else:
+        excluded = f"{author}, its author, and {requester}, who requested it"
     return escape(
-        f"deployment {d['id']} waits for approval in {d['environment']}: an approver (a token "
-        f"with the approver role, neither the release's author nor {d['requested_by']} who "
-        f"requested it) runs `relgate approve {d['service']}@{d['version']} "
+        f"deployment {d['id']} waits for approval in {d['environment']}: anyone with the "
+        f"approver role except {excluded}, runs `relgate approve {d['service']}@{d['version']} "
         f"--env {d['environment']}`"
     )
 
@@ -290,9 +294,9 @@ def login(
     from relgate.config import write_login
 
     with Client(url, token) as client:
-        client.get("/api/v1/status")
+        me = client.get("/api/v1/whoami")
     path = write_login(client.url, token)
-    _out(f"logged in to {client.url}; saved to {path}")
+    _out(f"logged in to {client.url} as {me['name']} ({me['role']}); saved to {path}")
 
 
 @token_app.command("create")
@@ -798,6 +802,11 @@ def approve(
     release: ReleaseArgument,
     env: EnvOption,
     comment: Annotated[str, typer.Option("--comment", help="Why, for the audit.")] = "",
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Then wait for the deployment to end; exit 0 only on success."),
+    ] = False,
+    timeout: TimeoutOption = 1800,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -809,6 +818,11 @@ def approve(
     from relgate.cli.output import escape, print_json
 
     deployment = _decide(release, env, "approve", comment, url, token)
+    if wait:
+        with _client(url, token) as client:
+            deployment = _wait(client, deployment, timeout)
+        _finish(deployment, json_output)
+        return
     if json_output:
         print_json(deployment)
         return

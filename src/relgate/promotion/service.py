@@ -945,6 +945,7 @@ class PromotionService:
             environment=row.environment,
             version=release.version,
             artifact=release.artifact,
+            author=release.author,
             previous_version=_version(session, row.previous_release_id),
             kind=row.kind,
             state=row.state,

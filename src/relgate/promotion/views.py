@@ -21,6 +21,7 @@ class DeploymentView:
     environment: str
     version: str
     artifact: str
+    author: str | None
     previous_version: str | None
     kind: str
     state: str

@@ -15,6 +15,12 @@ from relgate.auth.service import TokenInfo
 router = APIRouter(prefix="/api/v1")
 
 
+@router.get("/whoami", tags=["tokens"])
+def whoami(me: PrincipalDep) -> dict[str, str | None]:
+    """Who the token belongs to: its name, role and (for client tokens) environment."""
+    return {"name": me.name, "role": me.role.value, "environment": me.environment}
+
+
 @router.post("/tokens", status_code=201, tags=["tokens"])
 def create_token(body: TokenCreate, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
     """Create a token; the secret is in this answer only."""

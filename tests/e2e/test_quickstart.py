@@ -1,0 +1,79 @@
+"""The README's quickstart, run word for word against a real server and the demo service."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import ServerProcess, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_DIR = Path("/tmp/relgate-demo")
+
+
+def quickstart_script() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(
+        r"<!-- quickstart:begin -->\s*```sh\n(.*?)```\s*<!-- quickstart:end -->", readme, re.S
+    )
+    assert len(blocks) >= 3, "the README's quickstart blocks are missing"
+    return "\n".join(blocks)
+
+
+def _stop_demo_services() -> None:
+    for pid_file in DEMO_DIR.glob("*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError, OSError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    _stop_demo_services()
+    env = {"RELGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'relgate.db'}"}
+    # the pipeline's deploy commands are relative to where the server runs: the repository
+    process = start_server(tmp_path, env, cwd=ROOT)
+    try:
+        yield process
+    finally:
+        process.stop()
+        _stop_demo_services()
+
+
+def test_the_quickstart_walks_a_release_to_production_and_back(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    token = server.admin_token()
+    assert token, server.stderr()
+    script = "set -euo pipefail\n" + quickstart_script()
+    env = {
+        **os.environ,
+        "RELGATE_URL": server.url,
+        "RELGATE_TOKEN": token,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # production served 1.0.0, then briefly 1.1.0, then 1.0.0 again
+    assert output.count("demo-service 1.0.0 (production)") == 2, output
+    assert "1.1.0 failed its verification in production and was rolled back" in output
+    assert "auto-rollback" in output
+    assert "intact" in output
