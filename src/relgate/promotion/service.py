@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, union, update
 from sqlalchemy.orm import Session, aliased
 
 from relgate.audit import store as audit
@@ -862,57 +862,55 @@ class PromotionService:
                 queries.environment(uow.session, svc, environment)
                 query = query.where(DeploymentRow.environment == environment)
             rows = uow.session.scalars(query.order_by(DeploymentRow.id.desc()).limit(limit)).all()
-            return [self._view(uow.session, row, service=svc.name) for row in rows]
+            return self._views(uow.session, list(rows), service=svc.name)
 
     def status(self, principal: Principal, service: str | None = None) -> list[EnvironmentStatus]:
         """Return every (or one) service's environments with current, stable and last deployment."""
         principal.require(Action.READ)
-        current = aliased(ReleaseRow)
-        stable = aliased(ReleaseRow)
-        pinned = aliased(ReleaseRow)
         last = aliased(DeploymentRow)
-        last_release = aliased(ReleaseRow)
+        # Two plain queries instead of joining releases four times: the planner of
+        # a four-way self-join scans the whole releases table (bench/RESULTS.md).
         query = (
             select(
                 ServiceRow.name,
                 EnvironmentRow.name,
                 EnvironmentRow.position,
-                current.version,
-                stable.version,
-                pinned.version,
+                EnvironmentRow.current_release_id,
+                EnvironmentRow.stable_release_id,
+                EnvironmentRow.pinned_release_id,
                 last.id,
                 last.state,
-                last_release.version,
+                last.release_id,
                 EnvironmentRow.holder_deployment_id,
             )
             .join(EnvironmentRow, EnvironmentRow.service_id == ServiceRow.id)
-            .outerjoin(current, current.id == EnvironmentRow.current_release_id)
-            .outerjoin(stable, stable.id == EnvironmentRow.stable_release_id)
-            .outerjoin(pinned, pinned.id == EnvironmentRow.pinned_release_id)
             .outerjoin(last, last.id == EnvironmentRow.last_deployment_id)
-            .outerjoin(last_release, last_release.id == last.release_id)
             .where(EnvironmentRow.active.is_(True))
             .order_by(ServiceRow.name, EnvironmentRow.position)
         )
         with self._uow() as uow:
+            scope = None
             if service is not None:
-                svc = queries.service_by_name(uow.session, service)
-                query = query.where(ServiceRow.id == svc.id)
-            return [
-                EnvironmentStatus(
-                    service=row[0],
-                    environment=row[1],
-                    position=row[2],
-                    current=row[3],
-                    stable=row[4],
-                    pinned=row[5],
-                    last_deployment=row[6],
-                    last_state=row[7],
-                    last_version=row[8],
-                    holder=row[9],
-                )
-                for row in uow.session.execute(query).all()
-            ]
+                scope = queries.service_by_name(uow.session, service).id
+                query = query.where(ServiceRow.id == scope)
+            connection = uow.session.connection()
+            rows = connection.execute(query).all()
+            versions = dict(connection.execute(_referenced_releases(scope)).all())
+        return [
+            EnvironmentStatus(
+                service=row[0],
+                environment=row[1],
+                position=row[2],
+                current=versions.get(row[3]),
+                stable=versions.get(row[4]),
+                pinned=versions.get(row[5]),
+                last_deployment=row[6],
+                last_state=row[7],
+                last_version=versions.get(row[8]),
+                holder=row[9],
+            )
+            for row in rows
+        ]
 
     def count_deployments(self) -> int:
         with self._uow() as uow:
@@ -921,24 +919,59 @@ class PromotionService:
     def _view(
         self, session: Session, row: DeploymentRow, *, service: str | None = None
     ) -> DeploymentView:
-        release = session.get(ReleaseRow, row.release_id)
-        assert release is not None
-        if service is None:
-            svc = session.get(ServiceRow, row.service_id)
-            service = svc.name if svc else "?"
-        approvals = [
-            {
-                "approver": a.approver,
-                "decision": a.decision,
-                "comment": a.comment,
-                "at": as_utc(a.created_at).isoformat(),
-            }
-            for a in session.scalars(
-                select(ApprovalRow)
-                .where(ApprovalRow.deployment_id == row.id)
-                .order_by(ApprovalRow.id)
+        return self._views(session, [row], service=service)[0]
+
+    def _views(
+        self, session: Session, rows: list[DeploymentRow], *, service: str | None = None
+    ) -> list[DeploymentView]:
+        """Render deployments with three queries in all, however many there are."""
+        release_ids = {r.release_id for r in rows} | {
+            r.previous_release_id for r in rows if r.previous_release_id is not None
+        }
+        releases = {
+            release.id: release
+            for release in session.scalars(select(ReleaseRow).where(ReleaseRow.id.in_(release_ids)))
+        }
+        approvals: dict[int, list[dict[str, Any]]] = {r.id: [] for r in rows}
+        for a in session.scalars(
+            select(ApprovalRow)
+            .where(ApprovalRow.deployment_id.in_(list(approvals)))
+            .order_by(ApprovalRow.id)
+        ):
+            assert a.deployment_id is not None
+            approvals[a.deployment_id].append(
+                {
+                    "approver": a.approver,
+                    "decision": a.decision,
+                    "comment": a.comment,
+                    "at": as_utc(a.created_at).isoformat(),
+                }
             )
+        names: dict[int, str] = {}
+        if service is None:
+            names = dict(
+                session.execute(
+                    select(ServiceRow.id, ServiceRow.name).where(
+                        ServiceRow.id.in_({r.service_id for r in rows})
+                    )
+                ).all()
+            )
+        return [
+            self._render(
+                row, releases, approvals[row.id], service or names.get(row.service_id, "?")
+            )
+            for row in rows
         ]
+
+    @staticmethod
+    def _render(
+        row: DeploymentRow,
+        releases: dict[int, ReleaseRow],
+        approvals: list[dict[str, Any]],
+        service: str,
+    ) -> DeploymentView:
+        release = releases[row.release_id]
+        previous = releases.get(row.previous_release_id) if row.previous_release_id else None
         return DeploymentView(
             id=row.id,
             service=service,
@@ -946,7 +979,7 @@ class PromotionService:
             version=release.version,
             artifact=release.artifact,
             author=release.author,
-            previous_version=_version(session, row.previous_release_id),
+            previous_version=previous.version if previous else None,
             kind=row.kind,
             state=row.state,
             requested_by=row.requested_by,
@@ -958,6 +991,21 @@ class PromotionService:
             started_at=as_utc(row.started_at) if row.started_at else None,
             finished_at=as_utc(row.finished_at) if row.finished_at else None,
         )
+
+
+def _referenced_releases(service_id: int | None) -> Any:
+    """SELECT id, version of every release an environment refers to (of one service)."""
+    envs = select(EnvironmentRow).where(EnvironmentRow.active.is_(True))
+    if service_id is not None:
+        envs = envs.where(EnvironmentRow.service_id == service_id)
+    env = envs.subquery()
+    ids = union(
+        select(env.c.current_release_id),
+        select(env.c.stable_release_id),
+        select(env.c.pinned_release_id),
+        select(DeploymentRow.release_id).join(env, env.c.last_deployment_id == DeploymentRow.id),
+    ).subquery()
+    return select(ReleaseRow.id, ReleaseRow.version).where(ReleaseRow.id.in_(select(ids.c[0])))
 
 
 def _version(session: Session, release_id: int | None) -> str | None:

@@ -127,7 +127,10 @@ class EvidenceRow(Base):
 
 class ApprovalRow(Base):
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_release_env", "release_id", "environment"),)
+    __table_args__ = (
+        Index("ix_approvals_release_env", "release_id", "environment"),
+        Index("ix_approvals_deployment", "deployment_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
     environment: Mapped[str] = mapped_column(String(100))
@@ -140,7 +143,10 @@ class ApprovalRow(Base):
 
 class DeploymentRow(Base):
     __tablename__ = "deployments"
-    __table_args__ = (Index("ix_deployments_service_env", "service_id", "environment", "id"),)
+    __table_args__ = (
+        Index("ix_deployments_service_env", "service_id", "environment", "id"),
+        Index("ix_deployments_release", "release_id", "state"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     environment: Mapped[str] = mapped_column(String(100))

@@ -169,11 +169,14 @@ def unpin(
     return {"service": service, "environment": environment, "pinned": ""}
 
 
-@router.get("/status", tags=["status"])
-def status(
-    services: ServicesDep, me: PrincipalDep, service: str | None = None
-) -> list[EnvironmentStatus]:
-    return services.promotion.status(me, service)
+@router.get("/status", tags=["status"], response_model=list[EnvironmentStatus])
+def status(services: ServicesDep, me: PrincipalDep, service: str | None = None) -> Response:
+    """Every environment of every (or one) service: current, stable, pinned, last deployment."""
+    import json
+
+    # thousands of rows of plain values: serialise directly rather than validate each
+    rows = [row.__dict__ for row in services.promotion.status(me, service)]
+    return Response(json.dumps(rows, separators=(",", ":")), media_type="application/json")
 
 
 @router.get("/services/{service}/history", tags=["status"])
