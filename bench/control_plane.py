@@ -447,6 +447,23 @@ def time_requests(
     return times
 
 
+def time_after_changes(client: httpx.Client, path: str, samples: int, change: str) -> list[float]:
+    """Time ``GET path`` right after a change of state (``POST change``), so no cache helps."""
+    times: list[float] = []
+    for n in range(WARMUP + samples):
+        changed = client.post(change)
+        if changed.status_code != 200:
+            raise BenchError(f"POST {change} answered {changed.status_code}: {changed.text}")
+        began = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - began) * 1000
+        if response.status_code != 200:
+            raise BenchError(f"GET {path} answered {response.status_code}: {response.text}")
+        if n >= WARMUP:
+            times.append(elapsed)
+    return times
+
+
 def expect(status: int, length: int | None = None) -> Callable[[httpx.Response], None]:
     def check(response: httpx.Response) -> None:
         if response.status_code != status:
@@ -596,6 +613,16 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> BackendResu
                 Metric(
                     f"GET /status (all, {rows} rows)",
                     time_requests(client, "GET", "/api/v1/status", args.samples, expect(200, rows)),
+                    STATUS_P95_TARGET_MS,
+                )
+            )
+            # an unpin is a real, audited change of state: the next status is computed anew
+            change = f"/api/v1/services/{history_service}/environments/{names[0]}/unpin"
+            progress(f"{backend}: GET /api/v1/status after each change x {args.samples // 2}")
+            result.metrics.append(
+                Metric(
+                    f"GET /status (all, {rows} rows) after a change",
+                    time_after_changes(client, "/api/v1/status", args.samples // 2, change),
                     STATUS_P95_TARGET_MS,
                 )
             )

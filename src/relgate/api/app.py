@@ -43,6 +43,9 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(flags.router)
     app.include_router(unleash.router)
     app.include_router(ofrep.router)
+    # answers cached GET /api/client/features before FastAPI's routing: the
+    # Unleash SDKs' polling is by far the most frequent request
+    unleash.install_fast_path(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -70,6 +70,8 @@ def serve(
         port=settings.port,
         log_level="warning",
         access_log=False,
+        # an SDK's open event stream must not hold a shutdown for minutes
+        timeout_graceful_shutdown=5,
     )
 
 

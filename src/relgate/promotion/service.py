@@ -27,6 +27,7 @@ from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck
 from relgate.store import queries
 from relgate.store.tables import (
     ApprovalRow,
+    AuditRow,
     DeploymentRow,
     EnvironmentRow,
     EvidenceRow,
@@ -54,6 +55,7 @@ class PromotionService:
         self._clock = clock
         self._job_listeners: list[JobListener] = []
         self._auto_lock = threading.Lock()
+        self._status_cache: dict[str | None, tuple[int, bytes]] = {}
 
     def on_job_queued(self, listener: JobListener) -> None:
         """Call ``listener()`` after a job was queued, so a worker can start at once."""
@@ -911,6 +913,31 @@ class PromotionService:
             )
             for row in rows
         ]
+
+    def status_json(self, principal: Principal, service: str | None = None) -> bytes:
+        """Return status() as JSON, computed again only when the state changed.
+
+        Every change of state appends an audit event, so the newest audit
+        sequence number is the version of the state: one index lookup tells
+        whether the cached answer still holds, on any replica.
+        """
+        import json
+
+        principal.require(Action.READ)
+        with self._uow() as uow:
+            head = uow.session.scalar(select(func.max(AuditRow.seq))) or 0
+        cached = self._status_cache.get(service)
+        if cached is not None and cached[0] == head:
+            return cached[1]
+        fields = EnvironmentStatus.__slots__
+        rows = [
+            {name: getattr(row, name) for name in fields} for row in self.status(principal, service)
+        ]
+        body = json.dumps(rows, separators=(",", ":")).encode()
+        if len(self._status_cache) > 256:
+            self._status_cache.clear()
+        self._status_cache[service] = (head, body)
+        return body
 
     def count_deployments(self) -> int:
         with self._uow() as uow:

@@ -35,7 +35,7 @@ class DeploymentView:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EnvironmentStatus:
     service: str
     environment: str

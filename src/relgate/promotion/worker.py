@@ -225,10 +225,20 @@ class Worker:
         if not deploy.succeeded:
             return deploy
         with self._uow() as uow:
+            now = self._clock.now()
             uow.session.execute(
                 update(DeploymentRow)
                 .where(DeploymentRow.id == deployment_id)
-                .values(state=DeploymentState.VERIFYING.value, updated_at=self._clock.now())
+                .values(state=DeploymentState.VERIFYING.value, updated_at=now)
+            )
+            audit.append(
+                uow,
+                actor="relgate",
+                action="deployment.verifying",
+                subject=f"deployment/{deployment_id}",
+                at=now,
+                before={"state": DeploymentState.DEPLOYING.value},
+                after={"state": DeploymentState.VERIFYING.value},
             )
             uow.commit()
         verifier = build_verifier(env_spec.verify if env_spec else None, base_dir=self._base_dir)

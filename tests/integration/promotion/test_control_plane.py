@@ -279,3 +279,24 @@ def test_the_audit_chain_is_intact_after_a_release_walk(services: Services) -> N
         report = audit.verify(uow)
     assert report.intact, report.problems
     assert report.events > 10
+
+
+def test_the_status_answer_follows_every_change_of_state(services: Services) -> None:
+    before = json.loads(services.promotion.status_json(CI, "payments-service"))
+    assert {row["environment"]: row["current"] for row in before} == {
+        "dev": None,
+        "staging": None,
+        "production": None,
+    }
+    services.releases.create(
+        CI, service="payments-service", version="1.0.0", artifact=f"reg/pay@{DIGEST_A}"
+    )
+    waiting = json.loads(services.promotion.status_json(CI, "payments-service"))
+    assert waiting[0]["last_state"] == "requested"
+    drain(services)
+    after = json.loads(services.promotion.status_json(CI, "payments-service"))
+    assert (after[0]["current"], after[0]["stable"], after[0]["last_state"]) == (
+        "1.0.0",
+        "1.0.0",
+        "succeeded",
+    )
