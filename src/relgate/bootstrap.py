@@ -9,6 +9,7 @@ from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import Settings
 from relgate.errors import BadInput
+from relgate.flags.service import FlagService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
 from relgate.releases.service import ReleaseService
@@ -25,6 +26,7 @@ class Services:
     releases: ReleaseService
     promotion: PromotionService
     worker: Worker
+    flags: FlagService
 
 
 def check_schema(settings: Settings) -> None:
@@ -77,4 +79,5 @@ def build(
         releases=releases,
         promotion=promotion,
         worker=worker,
+        flags=FlagService(uow, clock),
     )

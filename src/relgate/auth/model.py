@@ -29,6 +29,7 @@ class Action(StrEnum):
     APPROVE = "approve"
     MANAGE_ENVIRONMENTS = "pin and unpin environments"
     MANAGE_TOKENS = "manage tokens"
+    MANAGE_FLAGS = "manage feature flags"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -42,6 +43,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.APPROVE: frozenset({Role.APPROVER}),
     Action.MANAGE_ENVIRONMENTS: frozenset({Role.ADMIN, Role.CI}),
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
+    Action.MANAGE_FLAGS: frozenset({Role.ADMIN, Role.CI}),
 }
 
 
