@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, union, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from relgate.audit import store as audit
@@ -897,7 +897,8 @@ class PromotionService:
                 query = query.where(ServiceRow.id == scope)
             connection = uow.session.connection()
             rows = connection.execute(query).all()
-            versions = dict(connection.execute(_referenced_releases(scope)).all())
+            wanted = {rid for row in rows for rid in (row[3], row[4], row[5], row[8]) if rid}
+            versions = _release_versions(connection, wanted)
         return [
             EnvironmentStatus(
                 service=row[0],
@@ -1020,19 +1021,30 @@ class PromotionService:
         )
 
 
-def _referenced_releases(service_id: int | None) -> Any:
-    """SELECT id, version of every release an environment refers to (of one service)."""
-    envs = select(EnvironmentRow).where(EnvironmentRow.active.is_(True))
-    if service_id is not None:
-        envs = envs.where(EnvironmentRow.service_id == service_id)
-    env = envs.subquery()
-    ids = union(
-        select(env.c.current_release_id),
-        select(env.c.stable_release_id),
-        select(env.c.pinned_release_id),
-        select(DeploymentRow.release_id).join(env, env.c.last_deployment_id == DeploymentRow.id),
-    ).subquery()
-    return select(ReleaseRow.id, ReleaseRow.version).where(ReleaseRow.id.in_(select(ids.c[0])))
+def _release_versions(connection: Any, ids: set[int]) -> dict[int, str]:
+    """Return id -> version for ``ids``, by primary key, in chunks a database accepts."""
+    ordered = sorted(ids)
+    if connection.dialect.name == "postgresql":
+        # one array parameter: an IN list of thousands of parameters costs more
+        # to bind than the lookup itself
+        from sqlalchemy import Integer, any_, literal
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        found = connection.execute(
+            select(ReleaseRow.id, ReleaseRow.version).where(
+                ReleaseRow.id == any_(literal(ordered, ARRAY(Integer)))
+            )
+        ).all()
+        return dict(found)
+    versions: dict[int, str] = {}
+    for begin in range(0, len(ordered), 1000):
+        chunk = ordered[begin : begin + 1000]
+        versions.update(
+            connection.execute(
+                select(ReleaseRow.id, ReleaseRow.version).where(ReleaseRow.id.in_(chunk))
+            ).all()
+        )
+    return versions
 
 
 def _version(session: Session, release_id: int | None) -> str | None:
