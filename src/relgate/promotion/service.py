@@ -891,14 +891,13 @@ class PromotionService:
             .order_by(ServiceRow.name, EnvironmentRow.position)
         )
         with self._uow() as uow:
-            scope = None
             if service is not None:
                 scope = queries.service_by_name(uow.session, service).id
                 query = query.where(ServiceRow.id == scope)
             connection = uow.session.connection()
             rows = connection.execute(query).all()
             wanted = {rid for row in rows for rid in (row[3], row[4], row[5], row[8]) if rid}
-            versions = _release_versions(connection, wanted)
+            versions: dict[int | None, str] = dict(_release_versions(connection, wanted))
         return [
             EnvironmentStatus(
                 service=row[0],
