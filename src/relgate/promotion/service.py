@@ -897,7 +897,7 @@ class PromotionService:
             connection = uow.session.connection()
             rows = connection.execute(query).all()
             wanted = {rid for row in rows for rid in (row[3], row[4], row[5], row[8]) if rid}
-            versions: dict[int | None, str] = dict(_release_versions(connection, wanted))
+            versions = _release_versions(connection, wanted)
         return [
             EnvironmentStatus(
                 service=row[0],
@@ -1020,7 +1020,7 @@ class PromotionService:
         )
 
 
-def _release_versions(connection: Any, ids: set[int]) -> dict[int, str]:
+def _release_versions(connection: Any, ids: set[int]) -> dict[int | None, str]:
     """Return id -> version for ``ids``, by primary key, in chunks a database accepts."""
     ordered = sorted(ids)
     if connection.dialect.name == "postgresql":
@@ -1034,8 +1034,8 @@ def _release_versions(connection: Any, ids: set[int]) -> dict[int, str]:
                 ReleaseRow.id == any_(literal(ordered, ARRAY(Integer)))
             )
         ).all()
-        return dict(found)
-    versions: dict[int, str] = {}
+        return {release_id: version for release_id, version in found}
+    versions: dict[int | None, str] = {}
     for begin in range(0, len(ordered), 1000):
         chunk = ordered[begin : begin + 1000]
         versions.update(
