@@ -172,11 +172,8 @@ def unpin(
 @router.get("/status", tags=["status"], response_model=list[EnvironmentStatus])
 def status(services: ServicesDep, me: PrincipalDep, service: str | None = None) -> Response:
     """Every environment of every (or one) service: current, stable, pinned, last deployment."""
-    import json
-
-    # thousands of rows of plain values: serialise directly rather than validate each
-    rows = [row.__dict__ for row in services.promotion.status(me, service)]
-    return Response(json.dumps(rows, separators=(",", ":")), media_type="application/json")
+    # thousands of rows of plain values: serialised once per change of state
+    return Response(services.promotion.status_json(me, service), media_type="application/json")
 
 
 @router.get("/services/{service}/history", tags=["status"])

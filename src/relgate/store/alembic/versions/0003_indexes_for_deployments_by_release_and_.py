@@ -23,11 +23,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_deployments_release", ["release_id", "state"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("deployments", schema=None) as batch_op:
         batch_op.drop_index("ix_deployments_release")
 
     with op.batch_alter_table("approvals", schema=None) as batch_op:
         batch_op.drop_index("ix_approvals_deployment")
-
