@@ -29,6 +29,8 @@ test: lint
 ## bench: the benchmarks against peer tools; figures go to bench/RESULTS.md by hand
 bench: $(STAMP)
 	$(PYTHON) bench/versioning.py
+	$(PYTHON) bench/control_plane.py
+	$(PYTHON) bench/flags.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

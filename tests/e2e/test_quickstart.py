@@ -25,7 +25,7 @@ def quickstart_script() -> str:
     blocks = re.findall(
         r"<!-- quickstart:begin -->\s*```sh\n(.*?)```\s*<!-- quickstart:end -->", readme, re.S
     )
-    assert len(blocks) >= 3, "the README's quickstart blocks are missing"
+    assert len(blocks) >= 4, "the README's quickstart blocks are missing"
     return "\n".join(blocks)
 
 
@@ -77,3 +77,7 @@ def test_the_quickstart_walks_a_release_to_production_and_back(
     assert "1.1.0 failed its verification in production and was rolled back" in output
     assert "auto-rollback" in output
     assert "intact" in output
+    # the flag: on for premium customers only, then killed for everyone
+    assert "premium customer u-1: express checkout" in output
+    assert "free customer u-2: classic checkout" in output
+    assert "premium customer u-1: classic checkout" in output

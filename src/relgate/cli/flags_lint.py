@@ -187,8 +187,9 @@ def _print_report(report: LintReport) -> None:
         print_table(table(columns, [[escape(cell) for cell in row] for row in rows]))
         out.print()
     summary = (
-        f"{report.files_scanned} files, {len(report.references)} flag references, "
-        f"{report.flags_defined} flags defined: {len(report.undefined)} undefined, "
+        f"{_count(report.files_scanned, 'file')}, "
+        f"{_count(len(report.references), 'flag reference')}, "
+        f"{_count(report.flags_defined, 'flag')} defined: {len(report.undefined)} undefined, "
         f"{len(report.unreferenced)} unreferenced, {len(report.expired)} expired, "
         f"{len(report.rolled_out)} fully rolled out, {len(report.stale)} stale"
     )
@@ -277,3 +278,7 @@ def lint_command(
         _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
