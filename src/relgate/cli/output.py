@@ -25,16 +25,18 @@ def console(*, stderr: bool = False) -> Console:
 
 
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as JSON (UTF-8, not ASCII-escaped) and a newline to stdout.
+    """Write ``obj`` as JSON (UTF-8) and a newline to stdout; indented on a terminal.
 
-    Indented for a terminal; compact when piped, because the indenting encoder is
-    pure Python and ten times slower on large documents.
+    orjson, because `relgate version --json` writes megabytes for a long history
+    and the standard encoder alone took a fifth of the command's time.
     """
-    import json
+    import orjson
 
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(obj, indent=indent, ensure_ascii=False))
-    sys.stdout.write("\n")
+    option = orjson.OPT_INDENT_2 if sys.stdout.isatty() else 0
+    data = orjson.dumps(obj, option=option | orjson.OPT_NON_STR_KEYS)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data + b"\n")
+    sys.stdout.buffer.flush()
 
 
 def table(
