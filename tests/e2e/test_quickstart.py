@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import fresh_postgres_database
 from tests.support.server import ServerProcess, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +37,22 @@ def _stop_demo_services() -> None:
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server on each store; the quickstart needs an empty one."""
     _stop_demo_services()
-    env = {"RELGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'relgate.db'}"}
-    # the pipeline's deploy commands are relative to where the server runs: the repository
-    process = start_server(tmp_path, env, cwd=ROOT)
-    try:
-        yield process
-    finally:
-        process.stop()
-        _stop_demo_services()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'relgate.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres_database("relgate_quickstart"))
+        # the pipeline's deploy commands are relative to where the server runs: the repository
+        process = start_server(tmp_path, {"RELGATE_DATABASE_URL": url}, cwd=ROOT)
+        try:
+            yield process
+        finally:
+            process.stop()
+            _stop_demo_services()
 
 
 def test_the_quickstart_walks_a_release_to_production_and_back(

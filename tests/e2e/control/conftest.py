@@ -11,6 +11,7 @@ test is not about the CLI command that would do it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -42,11 +43,18 @@ def _environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("RELGATE_")}
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    """Start `relgate serve` in ``workdir``; return the process, its URL and first admin token."""
+def start_server(
+    workdir: Path, database_url: str | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """Start `relgate serve` in ``workdir``; return the process, its URL and first admin token.
+
+    The store is relgate.db in ``workdir`` unless ``database_url`` names another.
+    """
     port = free_port()
     env = _environment()
     env.update(RELGATE_WORKER_THREADS="2", RELGATE_POLL_INTERVAL_SECONDS="0.1")
+    if database_url is not None:
+        env["RELGATE_DATABASE_URL"] = database_url
     log = workdir / "server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -88,15 +96,26 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@pytest.fixture(scope="session")
-def relgate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelgateServer]:
-    """A running relgate server shared by the session: (url, admin token, its folder)."""
-    workdir = tmp_path_factory.mktemp("relgate-server")
-    proc, url, token = start_server(workdir)
-    try:
-        yield url, token, workdir
-    finally:
-        stop_server(proc)
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def relgate_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RelgateServer]:
+    """A running relgate server shared by the session: (url, admin token, its folder).
+
+    Every test using it runs twice: against a server on SQLite and one on PostgreSQL.
+    """
+    from tests.support.databases import fresh_postgres_database
+
+    workdir = tmp_path_factory.mktemp(f"relgate-server-{request.param}")
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgres":
+            database_url = stack.enter_context(fresh_postgres_database("relgate_e2e"))
+        proc, url, token = start_server(workdir, database_url)
+        try:
+            yield url, token, workdir
+        finally:
+            stop_server(proc)
 
 
 @pytest.fixture
