@@ -6,21 +6,26 @@ Errors name the file, the line and the dotted field path, e.g.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, TypeVar
-
-import yaml
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from relgate.errors import InvalidConfig
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    # imported where it is used: `relgate version` in a repository without
+    # relgate.yaml never pays for it
+    import yaml
+
+M = TypeVar("M")
 Loc = tuple[str | int, ...]
 
 
 def _construct(
     loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], file: str
 ) -> Any:
+    import yaml
+
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -55,6 +60,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
 
     Raises InvalidConfig naming the file and line when the text is not YAML.
     """
+    import yaml
+
     lines: dict[Loc, int] = {}
     try:
         loader = yaml.SafeLoader(text)
@@ -116,9 +123,24 @@ def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
 
 
 def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
-    """Validate ``data`` as ``model``; raise InvalidConfig for the first error, with its line."""
+    """Validate ``data`` as ``model`` (a pydantic model or a msgspec Struct).
+
+    Raises InvalidConfig for the first error, naming the file, line and field.
+    """
     if data is None:
         raise InvalidConfig("the file is empty", file=file, line=1)
+    import msgspec
+
+    if isinstance(model, type) and issubclass(model, msgspec.Struct):
+        result: M = _validate_struct(model, data, lines, file)
+    else:
+        result = _validate_pydantic(model, data, lines, file)
+    return result
+
+
+def _validate_pydantic(model: Any, data: Any, lines: dict[Loc, int], file: str) -> Any:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -131,6 +153,44 @@ def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
         raise InvalidConfig(
             message, file=file, line=_line_for(loc, lines), field=format_loc(loc)
         ) from None
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+# msgspec writes `.key` for fields, `[3]` for list items and `[...]` for dict values
+_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+# a __post_init__ check names its field first: "tag_format: must contain {version}"
+_FIELD_FIRST = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.+)$", re.S)
+
+
+def _validate_struct(model: Any, data: Any, lines: dict[Loc, int], file: str) -> Any:
+    import msgspec
+
+    try:
+        return msgspec.convert(data, model)
+    except msgspec.ValidationError as exc:
+        match = _AT.match(str(exc))
+        assert match is not None
+        message = match["message"]
+        loc: Loc = tuple(
+            name if name else int(index) for name, index in _PART.findall(match["path"] or "")
+        )
+        unknown = _UNKNOWN.match(message)
+        if unknown:
+            loc = (*loc, unknown["field"])
+            message = "unknown key (a typo?)"
+        else:
+            named = _FIELD_FIRST.match(message)
+            if named:
+                loc = (*loc, *_dotted(named["field"]))
+                message = named["message"]
+        raise InvalidConfig(
+            message, file=file, line=_line_for(loc, lines), field=format_loc(loc)
+        ) from None
+
+
+def _dotted(field: str) -> Loc:
+    return tuple(name if name else int(index) for name, index in _PART.findall("." + field))
 
 
 def load_text(model: type[M], text: str, file: str) -> M:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+import msgspec
 
 from relgate.manifest.loader import load_file
 from relgate.versioning.config import VersioningConfig
@@ -41,65 +41,61 @@ def _alias_value(value: str) -> str:
     return value
 
 
-class FlagLintConfig(BaseModel):
+class FlagLintConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``flags.lint``: what `relgate flags lint` counts as a flag reference, and where it looks."""
 
-    model_config = ConfigDict(extra="forbid")
+    # regular expressions whose group `key` (else group 1) is a flag key
+    patterns: list[str] = msgspec.field(default_factory=list)
+    # name: is_enabled makes a wrapper function; name: flag-key maps a constant
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    # globs of paths or file/folder names not searched
+    exclude: list[str] = msgspec.field(default_factory=list)
 
-    patterns: list[Annotated[str, AfterValidator(_key_pattern)]] = Field(
-        default_factory=list,
-        description="Regular expressions whose group `key` (else group 1) is a flag key.",
-    )
-    aliases: dict[
-        Annotated[str, AfterValidator(_alias_name)], Annotated[str, AfterValidator(_alias_value)]
-    ] = Field(
-        default_factory=dict,
-        description="name: is_enabled makes a wrapper function; name: flag-key maps a constant.",
-    )
-    exclude: list[str] = Field(
-        default_factory=list, description="Globs of paths or file/folder names not searched."
-    )
+    def __post_init__(self) -> None:
+        for index, pattern in enumerate(self.patterns):
+            try:
+                _key_pattern(pattern)
+            except ValueError as exc:
+                raise ValueError(f"patterns[{index}]: {exc}") from None
+        for name, value in self.aliases.items():
+            try:
+                _alias_name(name)
+                _alias_value(value)
+            except ValueError as exc:
+                raise ValueError(f"aliases.{name}: {exc}") from None
 
 
-class FlagsConfig(BaseModel):
+class FlagsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``flags``: the service's feature-flag settings."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    lint: FlagLintConfig = Field(default_factory=FlagLintConfig)
+    lint: FlagLintConfig = msgspec.field(default_factory=FlagLintConfig)
 
 
-class Manifest(BaseModel):
-    """relgate.yaml: the service, how it is versioned, and its pipeline."""
+class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """relgate.yaml: the service, how it is versioned, and its pipeline.
 
-    model_config = ConfigDict(extra="forbid")
+    A msgspec Struct (see relgate.versioning.config for why); the pipeline in
+    ``environments`` is validated as a pydantic PipelineSpec by `relgate apply`
+    (relgate.manifest.pipeline), so `relgate version` imports neither pydantic
+    nor the gate and deployer models.
+    """
 
-    service: str | None = Field(
-        default=None, description="The service's name, e.g. payments-service."
-    )
-    repository_url: str | None = Field(
-        default=None, description="Web address of the repository, for links in the changelog."
-    )
-    versioning: VersioningConfig = Field(default_factory=VersioningConfig)
-    # Validated as a PipelineSpec by `relgate apply` (relgate.manifest.pipeline), so
-    # that `relgate version` does not import the gate and deployer models.
-    environments: list[Any] | None = Field(
-        default=None, description="The pipeline: ordered environments, their gates and deployer."
-    )
-    flags: FlagsConfig = Field(
-        default_factory=FlagsConfig,
-        description="Feature flags: how `relgate flags lint` reads code.",
-    )
+    # the service's name, e.g. payments-service
+    service: str | None = None
+    # web address of the repository, for links in the changelog
+    repository_url: str | None = None
+    versioning: VersioningConfig = msgspec.field(default_factory=VersioningConfig)
+    # the pipeline: ordered environments, their gates and deployer
+    environments: list[Any] | None = None
+    # feature flags: how `relgate flags lint` reads code
+    flags: FlagsConfig = msgspec.field(default_factory=FlagsConfig)
 
-    @field_validator("service")
-    @classmethod
-    def _service_name(cls, value: str | None) -> str | None:
-        if value is not None and not SERVICE_NAME.match(value):
+    def __post_init__(self) -> None:
+        if self.service is not None and not SERVICE_NAME.match(self.service):
             raise ValueError(
-                "must be lowercase letters, digits, '.', '_' or '-', "
+                "service: must be lowercase letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"
             )
-        return value
 
 
 def load_manifest(path: Path, *, required: bool = False) -> Manifest:

@@ -1,10 +1,16 @@
-"""The ``versioning`` section of relgate.yaml."""
+"""The ``versioning`` section of relgate.yaml.
+
+A msgspec Struct rather than a pydantic model: `relgate version` reads it on
+every run, and importing pydantic alone costs more than the command's whole
+150 ms budget on a small machine (bench/RESULTS.md). Errors still name the
+file, line and field (relgate.manifest.loader).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import msgspec
 
 BumpName = Literal["major", "minor", "patch", "none"]
 
@@ -13,61 +19,49 @@ def _default_types() -> dict[str, BumpName]:
     return {"feat": "minor", "fix": "patch", "perf": "patch", "revert": "patch"}
 
 
-class VersioningConfig(BaseModel):
+def _default_release_branches() -> list[str]:
+    return ["main", "master"]
+
+
+def _default_channels() -> dict[str, str]:
+    return {"next": "rc", "beta": "beta", "alpha": "alpha"}
+
+
+class VersioningConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """How relgate turns commits into the next version of one service."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # how release tags are named; {version} is required, {name} is the service
+    tag_format: str = "v{version}"
+    # monorepo: only commits touching this path (relative to the repository root) count
+    path: str | None = None
+    # the first release's version
+    initial_version: str = "0.1.0"
+    # what a breaking change bumps while the major version is 0
+    breaking_below_1: Literal["minor", "major"] = "minor"
+    # commit type -> bump; types not listed do not bump
+    types: dict[str, BumpName] = msgspec.field(default_factory=_default_types)
+    # bump for build(deps), chore(deps) and fix(deps) commits (Dependabot, Renovate)
+    dependency_updates: BumpName = "patch"
+    # branches whose releases are final versions
+    release_branches: list[str] = msgspec.field(default_factory=_default_release_branches)
+    # branch -> prerelease channel: a release there is X.Y.Z-<channel>.N
+    channels: dict[str, str] = msgspec.field(default_factory=_default_channels)
+    # files `relgate version --tag` writes the version into
+    version_files: list[str] = msgspec.field(default_factory=list)
+    changelog_file: str = "CHANGELOG.md"
+    # where `--push` pushes the tag
+    remote: str = "origin"
 
-    tag_format: str = Field(
-        default="v{version}",
-        description="How release tags are named; {version} is required, {name} is the service.",
-    )
-    path: str | None = Field(
-        default=None,
-        description="Monorepo: only commits touching this path "
-        "(relative to the repository root) count.",
-    )
-    initial_version: str = Field(default="0.1.0", description="The first release's version.")
-    breaking_below_1: Literal["minor", "major"] = Field(
-        default="minor",
-        description="What a breaking change bumps while the major version is 0.",
-    )
-    types: dict[str, BumpName] = Field(
-        default_factory=_default_types,
-        description="Commit type -> bump. Types not listed do not bump.",
-    )
-    dependency_updates: BumpName = Field(
-        default="patch",
-        description="Bump for build(deps), chore(deps) and fix(deps) commits "
-        "(as Dependabot and Renovate write them).",
-    )
-    release_branches: list[str] = Field(
-        default_factory=lambda: ["main", "master"],
-        description="Branches whose releases are final versions.",
-    )
-    channels: dict[str, str] = Field(
-        default_factory=lambda: {"next": "rc", "beta": "beta", "alpha": "alpha"},
-        description="Branch -> prerelease channel: a release there is X.Y.Z-<channel>.N.",
-    )
-    version_files: list[str] = Field(
-        default_factory=list,
-        description="Files `relgate version --tag` writes the version into: pyproject.toml, "
-        "package.json, Chart.yaml (version and appVersion).",
-    )
-    changelog_file: str = Field(default="CHANGELOG.md")
-    remote: str = Field(default="origin", description="Where `--push` pushes the tag.")
-
-    @field_validator("tag_format")
-    @classmethod
-    def _tag_format_has_version(cls, value: str) -> str:
-        if "{version}" not in value:
-            raise ValueError("must contain {version}, e.g. 'v{version}' or '{name}@{version}'")
-        return value
-
-    @field_validator("initial_version")
-    @classmethod
-    def _initial_is_semver(cls, value: str) -> str:
+    def __post_init__(self) -> None:
+        # "field: message": the loader points at that field's line
+        if "{version}" not in self.tag_format:
+            raise ValueError(
+                "tag_format: must contain {version}, e.g. 'v{version}' or '{name}@{version}'"
+            )
+        from relgate.errors import InvalidVersion
         from relgate.versioning.semver import Version
 
-        Version.parse(value)
-        return value
+        try:
+            Version.parse(self.initial_version)
+        except InvalidVersion as exc:
+            raise ValueError(f"initial_version: {exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from relgate.errors import (
@@ -20,8 +21,8 @@ from tests.support.gitrepo import GitRepo
 
 
 def plan(repo: GitRepo, versioning: dict[str, Any] | None = None, **kwargs: Any) -> VersionPlan:
-    manifest = Manifest.model_validate(
-        {"service": kwargs.pop("service", "payments"), "versioning": versioning or {}}
+    manifest = msgspec.convert(
+        {"service": kwargs.pop("service", "payments"), "versioning": versioning or {}}, Manifest
     )
     return plan_version(repo.path, manifest, **kwargs)
 
