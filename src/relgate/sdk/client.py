@@ -492,11 +492,14 @@ class FlagClient:
             if context is None:
                 ctx = self._base_context
             elif type(context) is dict:
-                # the context cache's hit, inlined; a miss builds it
-                try:
-                    cached = self._context_cache.get(tuple(context.items()))
-                except TypeError:
-                    cached = None
+                # the context cache's hit, inlined; a miss builds it. A context with
+                # properties holds a dict, which cannot be a key: no probe at all
+                cached = None
+                if "properties" not in context:
+                    try:  # noqa: SIM105 - contextlib.suppress costs more than the lookup
+                        cached = self._context_cache.get(tuple(context.items()))
+                    except TypeError:
+                        pass
                 ctx = cached if cached is not None else self._context_from_dict(context)
             else:
                 ctx = self._context(context)
@@ -593,13 +596,15 @@ class FlagClient:
         # shape is stored, since 1, 1.0 and True are equal keys that would
         # give different contexts.
         cache = self._context_cache
-        try:
-            signature: tuple[tuple[str, Any], ...] | None = tuple(data.items())
-            cached = cache.get(signature)  # type: ignore[arg-type]
-        except TypeError:  # an unhashable value, such as properties
-            signature = cached = None
-        if cached is not None:
-            return cached
+        signature: tuple[tuple[str, Any], ...] | None = None
+        if "properties" not in data:
+            try:
+                signature = tuple(data.items())
+                cached = cache.get(signature)
+            except TypeError:  # an unhashable value
+                signature = cached = None
+            if cached is not None:
+                return cached
         if _FAST_CONTEXT:
             user_id = session_id = remote_address = None
             environment = self.environment
@@ -621,7 +626,9 @@ class FlagClient:
                         break
                 elif key == "properties" and type(value) is dict and _all_text(value):
                     if value:
-                        properties = MappingProxyType(dict(value))
+                        # a context with properties is never cached (above), so a
+                        # read-only view of the caller's dict serves this one call
+                        properties = MappingProxyType(value)
                 else:
                     break
             else:
