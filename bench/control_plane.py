@@ -267,6 +267,7 @@ def build_fill(
             top = max(0, history_len - 1 - 3 * position)
             chosen = [max(0, top - 2 * (count - 1 - n)) for n in range(count)]
             previous: int | None = None
+            previous_version: str | None = None
             last: int | None = None
             for release_index in chosen:
                 deployment_id += 1
@@ -295,6 +296,7 @@ def build_fill(
                         "service_id": service_id,
                         "environment": env,
                         "release_id": ids[release_index],
+                        "version": versions[release_index],
                         "previous_release_id": previous,
                         "pipeline_revision": 1,
                         "kind": "promote",
@@ -331,6 +333,7 @@ def build_fill(
                     {"service": name, "environment": env, "state": "succeeded"},
                 )
                 previous = ids[release_index]
+                previous_version = versions[release_index]
                 last = deployment_id
             tables["environments"].append(
                 {
@@ -342,9 +345,12 @@ def build_fill(
                     "holder_deployment_id": None,
                     "last_deployment_id": last,
                     "current_release_id": previous,
+                    "current_version": previous_version,
                     "stable_release_id": previous,
+                    "stable_version": previous_version,
                     "stable_deployment_id": last,
                     "pinned_release_id": None,
+                    "pinned_version": None,
                     "pinned_reason": None,
                 }
             )

@@ -181,6 +181,7 @@ class Worker:
             row.updated_at = now
             row.previous_release_id = env.current_release_id
             env.current_release_id = release.id
+            env.current_version = release.version
             pipeline = queries.pipeline_revision(session, svc.id, row.pipeline_revision)
             spec = PipelineSpec.model_validate(pipeline.spec)
             env_spec = spec.environment(row.environment)
@@ -267,6 +268,7 @@ class Worker:
                 row.verified_at = now
                 row.outcome = f"verified: {outcome.reason}"
                 env.stable_release_id = release.id
+                env.stable_version = release.version
                 env.stable_deployment_id = row.id
                 if row.replaces_deployment_id is not None:
                     replaced = session.get(DeploymentRow, row.replaces_deployment_id)

@@ -87,6 +87,11 @@ class EnvironmentRow(Base):
     stable_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
     stable_deployment_id: Mapped[int | None]
     pinned_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    # the versions of the three releases above, written with them (a release's
+    # version never changes): status reads one table instead of joining releases
+    current_version: Mapped[str | None] = mapped_column(String(200))
+    stable_version: Mapped[str | None] = mapped_column(String(200))
+    pinned_version: Mapped[str | None] = mapped_column(String(200))
     pinned_reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -151,6 +156,8 @@ class DeploymentRow(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     environment: Mapped[str] = mapped_column(String(100))
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    # the release's version, kept here for status and history (it never changes)
+    version: Mapped[str | None] = mapped_column(String(200))
     previous_release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
     pipeline_revision: Mapped[int]
     kind: Mapped[str] = mapped_column(String(20))

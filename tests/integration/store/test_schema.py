@@ -63,3 +63,47 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     result = relgate("db", "upgrade", cwd=tmp_path, url="mysql://nobody@localhost/x")
     assert result.returncode == 2
     assert "unsupported database" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_upgrade_to_0004_copies_release_versions_onto_environments_and_deployments(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime
+
+    from relgate.store import db
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("empty_postgres")
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(engine, "0003")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
+                {"n": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO releases (id, service_id, version, artifact, digest, created_by,"
+                    " created_at) VALUES (7, 1, '1.2.3', 'a@sha256:x', 'sha256:x', 'ci', :n)"
+                ),
+                {"n": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO environments (id, service_id, name, position, active,"
+                    " current_release_id, stable_release_id) VALUES (1, 1, 'prod', 0, true, 7, 7)"
+                )
+            )
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT current_version, stable_version, pinned_version FROM environments")
+            ).one()
+        assert tuple(row) == ("1.2.3", "1.2.3", None)
+    finally:
+        engine.dispose()
