@@ -477,8 +477,7 @@ def compile_bytecode() -> None:
     """Write the bytecode of relgate's sources, as installing a package does."""
     import compileall
 
-    source = Path(__file__).resolve().parent.parent / "src" / "relgate"
-    compileall.compile_dir(str(source), quiet=1)
+    compileall.compile_dir(str(PROJECT_DIR / "src" / "relgate"), quiet=1)
 
 
 @dataclass(frozen=True)
