@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from relgate.cli.main import app
+from relgate.cli.options import JsonOption, TokenOption, UrlOption
+from relgate.cli.options import client as _client
+from relgate.cli.options import say as _out
+from relgate.cli.options import segment as _seg
 
 if TYPE_CHECKING:
     from relgate.cli.client import Client
@@ -29,26 +33,6 @@ POLL_SECONDS = 0.25
 
 FINAL_STATES = frozenset({"succeeded", "failed", "rolled_back", "rejected", "cancelled"})
 
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help="The relgate server, e.g. http://127.0.0.1:8700 [env RELGATE_URL; else the "
-        "`relgate login` file].",
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        help="API token [env RELGATE_TOKEN; else the `relgate login` file].",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the server's JSON answer on stdout, for machines.")
-]
 ReleaseArgument = Annotated[
     str, typer.Argument(metavar="SERVICE@VERSION", help="The release, e.g. payments@1.4.2.")
 ]
@@ -103,23 +87,10 @@ app.add_typer(audit_app, name="audit")
 # ---------------------------------------------------------------------------- helpers
 
 
-def _client(url: str | None, token: str | None) -> Client:
-    from relgate.cli.client import Client
-
-    return Client.from_flags(url, token)
-
-
 def _release(ref: str) -> tuple[str, str]:
     from relgate.releases.model import parse_release_ref
 
     return parse_release_ref(ref)
-
-
-def _seg(text: str) -> str:
-    """Quote one path segment: a version may hold '+' (build metadata)."""
-    from urllib.parse import quote
-
-    return quote(text, safe="")
 
 
 def _show(value: object) -> str:
@@ -139,12 +110,6 @@ def _when(value: object) -> str:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _out(message: str) -> None:
-    from relgate.cli.output import console
-
-    console().print(message)
 
 
 def _print_table(columns: list[str], rows: list[list[object]], *, empty: str) -> None:

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from relgate.cli.main import app
+from relgate.cli.options import JsonOption, TokenOption, UrlOption
+from relgate.cli.options import client as _client
+from relgate.cli.options import say as _out
+from relgate.cli.options import segment as _seg
 
 if TYPE_CHECKING:
-    from relgate.cli.client import Client
+    pass
 
 flags_app = typer.Typer(
     help="Feature flags: create, toggle, roll out, kill, import/export, lint.",
@@ -28,26 +32,6 @@ flags_app = typer.Typer(
 )
 app.add_typer(flags_app, name="flags")
 
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help="The relgate server, e.g. http://127.0.0.1:8700 [env RELGATE_URL; else the "
-        "`relgate login` file].",
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        help="API token [env RELGATE_TOKEN; else the `relgate login` file].",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the server's JSON answer on stdout, for machines.")
-]
 KeyArgument = Annotated[str, typer.Argument(metavar="KEY", help="The flag's key.")]
 EnvOption = Annotated[
     str, typer.Option("--env", help="The environment, e.g. production.", show_default=False)
@@ -55,24 +39,6 @@ EnvOption = Annotated[
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _client(url: str | None, token: str | None) -> Client:
-    from relgate.cli.client import Client
-
-    return Client.from_flags(url, token)
-
-
-def _seg(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
-
-
-def _out(message: str) -> None:
-    from relgate.cli.output import console
-
-    console().print(message)
 
 
 def _when(value: object) -> str:
