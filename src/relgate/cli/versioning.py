@@ -318,7 +318,8 @@ def changelog(
         path = write_changelog(plan, date=when)
         print(f"wrote the {plan.next} section to {path}", file=sys.stderr)
         return
-    sys.stdout.write(render_changelog(plan, date=when))
+    section = render_changelog(plan, date=when)
+    sys.stdout.write(section if section.endswith("\n") else section + "\n")
 
 
 @app.command("about", hidden=True)
