@@ -56,7 +56,10 @@ def test_fifty_concurrent_promotions_on_two_servers_deploy_exactly_once(
     truncate_all(postgres_url)
     ran = tmp_path / "ran.txt"
     script = _deploy_script(
-        tmp_path, f'echo "$RELGATE_SERVICE $RELGATE_VERSION" >> {ran}\nsleep 3\n'
+        tmp_path,
+        f'echo "$RELGATE_SERVICE $RELGATE_VERSION" >> {ran}\n'
+        # svc-0 holds production long enough for all 50 requests to arrive meanwhile
+        '[ "$RELGATE_SERVICE" = svc-0 ] && sleep 6\nexit 0\n',
     )
     pipelines = "\n---\n".join(
         f"service: svc-{n}\nenvironments:\n  - name: production\n"
