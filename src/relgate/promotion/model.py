@@ -18,10 +18,6 @@ class DeploymentState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
 
 class DeploymentKind(StrEnum):
     PROMOTE = "promote"
@@ -69,17 +65,11 @@ TRANSITIONS: dict[DeploymentState, frozenset[DeploymentState]] = {
 }
 
 
-def check_transition(current: DeploymentState, target: DeploymentState, deployment: int) -> None:
-    """Raise Conflict when a deployment may not move from ``current`` to ``target``."""
-    if target not in TRANSITIONS[current]:
+def moved(current: str, target: DeploymentState, deployment: int) -> str:
+    """Return ``target``'s stored value; every state change of a deployment goes through here.
+
+    Raises Conflict when the table above does not allow ``current`` -> ``target``.
+    """
+    if target not in TRANSITIONS[DeploymentState(current)]:
         raise Conflict(f"deployment {deployment} is {current}; it cannot become {target}")
-
-
-ACTIVE_STATES = frozenset(
-    {
-        DeploymentState.REQUESTED,
-        DeploymentState.WAITING_FOR_APPROVAL,
-        DeploymentState.DEPLOYING,
-        DeploymentState.VERIFYING,
-    }
-)
+    return target.value

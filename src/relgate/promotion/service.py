@@ -21,7 +21,7 @@ from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, Forbidden, GateFailed, NotFound
 from relgate.manifest.pipeline import ServicePipeline
-from relgate.promotion.model import DeploymentKind, DeploymentState
+from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, GateView
 from relgate.store import queries
@@ -605,7 +605,9 @@ class PromotionService:
                 deployment.gate_results = [g.__dict__ for g in gates]
                 check = _gate_check(f"{service}@{version}", environment, gates)
                 if check.passed:
-                    deployment.state = DeploymentState.REQUESTED.value
+                    deployment.state = moved(
+                        deployment.state, DeploymentState.REQUESTED, deployment.id
+                    )
                     deployment.updated_at = now
                     session.add(
                         JobRow(
@@ -628,19 +630,11 @@ class PromotionService:
         """Move a deployment to a final state and free its environment (caller commits)."""
         now = self._clock.now()
         before = deployment.state
-        deployment.state = state.value
+        deployment.state = moved(deployment.state, state, deployment.id)
         deployment.outcome = outcome
         deployment.finished_at = now
         deployment.updated_at = now
-        uow.session.execute(
-            update(EnvironmentRow)
-            .where(
-                EnvironmentRow.service_id == deployment.service_id,
-                EnvironmentRow.name == deployment.environment,
-                EnvironmentRow.holder_deployment_id == deployment.id,
-            )
-            .values(holder_deployment_id=None)
-        )
+        queries.free_environment(uow.session, deployment)
         audit.append(
             uow,
             actor="relgate",
@@ -748,7 +742,7 @@ class PromotionService:
                 action="rollback.requested",
                 subject=f"environment/{service}/{environment}",
                 at=self._clock.now(),
-                before={"version": _version(session, env.current_release_id)},
+                before={"version": queries.release_version(session, env.current_release_id)},
                 after={"version": target.version, "reason": reason, "deployment": deployment.id},
             )
             uow.commit()
@@ -823,7 +817,7 @@ class PromotionService:
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             env = queries.environment(uow.session, svc, environment)
-            before = _version(uow.session, env.pinned_release_id)
+            before = queries.release_version(uow.session, env.pinned_release_id)
             env.pinned_release_id = None
             env.pinned_version = None
             env.pinned_reason = None
@@ -936,10 +930,6 @@ class PromotionService:
         self._status_cache[service] = (head, body)
         return body
 
-    def count_deployments(self) -> int:
-        with self._uow() as uow:
-            return int(uow.session.scalar(select(func.count(DeploymentRow.id))) or 0)
-
     def _view(
         self, session: Session, row: DeploymentRow, *, service: str | None = None
     ) -> DeploymentView:
@@ -1015,13 +1005,6 @@ class PromotionService:
             started_at=as_utc(row.started_at) if row.started_at else None,
             finished_at=as_utc(row.finished_at) if row.finished_at else None,
         )
-
-
-def _version(session: Session, release_id: int | None) -> str | None:
-    if release_id is None:
-        return None
-    row = session.get(ReleaseRow, release_id)
-    return row.version if row else None
 
 
 def _env_spec(spec: PipelineSpec, environment: str, service: str) -> EnvironmentSpec:

@@ -31,11 +31,11 @@ from relgate.clock import Clock
 from relgate.deploy.factory import build_deployer, build_verifier
 from relgate.deploy.ports import DeployRequest, StepOutcome
 from relgate.errors import Conflict, NotFound, RelgateError
-from relgate.promotion.model import DeploymentKind, DeploymentState
+from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import PipelineSpec
 from relgate.promotion.service import PromotionService
 from relgate.store import queries
-from relgate.store.tables import DeploymentRow, EnvironmentRow, JobRow, ReleaseRow, ServiceRow
+from relgate.store.tables import DeploymentRow, JobRow, ReleaseRow, ServiceRow
 from relgate.store.uow import UnitOfWorkFactory, as_utc
 
 log = logging.getLogger("relgate.worker")
@@ -176,7 +176,7 @@ class Worker:
             previous = (
                 session.get(ReleaseRow, env.current_release_id) if env.current_release_id else None
             )
-            row.state = DeploymentState.DEPLOYING.value
+            row.state = moved(row.state, DeploymentState.DEPLOYING, row.id)
             row.started_at = now
             row.updated_at = now
             row.previous_release_id = env.current_release_id
@@ -227,21 +227,22 @@ class Worker:
             return deploy
         with self._uow() as uow:
             now = self._clock.now()
-            uow.session.execute(
-                update(DeploymentRow)
-                .where(DeploymentRow.id == deployment_id)
-                .values(state=DeploymentState.VERIFYING.value, updated_at=now)
-            )
-            audit.append(
-                uow,
-                actor="relgate",
-                action="deployment.verifying",
-                subject=f"deployment/{deployment_id}",
-                at=now,
-                before={"state": DeploymentState.DEPLOYING.value},
-                after={"state": DeploymentState.VERIFYING.value},
-            )
-            uow.commit()
+            row = uow.session.get(DeploymentRow, deployment_id)
+            # still deploying, unless the reconciler failed it meanwhile (then
+            # _complete leaves it as it is)
+            if row is not None and row.state == DeploymentState.DEPLOYING.value:
+                row.state = moved(row.state, DeploymentState.VERIFYING, row.id)
+                row.updated_at = now
+                audit.append(
+                    uow,
+                    actor="relgate",
+                    action="deployment.verifying",
+                    subject=f"deployment/{deployment_id}",
+                    at=now,
+                    before={"state": DeploymentState.DEPLOYING.value},
+                    after={"state": DeploymentState.VERIFYING.value},
+                )
+                uow.commit()
         verifier = build_verifier(env_spec.verify if env_spec else None, base_dir=self._base_dir)
         if verifier is None:
             return StepOutcome(True, f"{deploy.reason}; no verification configured")
@@ -262,9 +263,9 @@ class Worker:
             svc = session.get(ServiceRow, row.service_id)
             assert release is not None and svc is not None
             env = queries.environment(session, svc, row.environment)
-            before_version = _version_of(session, row.previous_release_id)
+            before_version = queries.release_version(session, row.previous_release_id)
             if outcome.succeeded:
-                row.state = DeploymentState.SUCCEEDED.value
+                row.state = moved(row.state, DeploymentState.SUCCEEDED, row.id)
                 row.verified_at = now
                 row.outcome = f"verified: {outcome.reason}"
                 env.stable_release_id = release.id
@@ -276,19 +277,20 @@ class Worker:
                         DeploymentState.SUCCEEDED.value,
                         DeploymentState.FAILED.value,
                     ):
-                        replaced.state = DeploymentState.ROLLED_BACK.value
+                        replaced.state = moved(
+                            replaced.state, DeploymentState.ROLLED_BACK, replaced.id
+                        )
                         replaced.updated_at = now
                 if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
                     follow_up = ("promote", svc.name, release.version, row.environment)
             else:
-                row.state = DeploymentState.FAILED.value
+                row.state = moved(row.state, DeploymentState.FAILED, row.id)
                 row.outcome = outcome.reason
                 if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
                     follow_up = ("failed", svc.name, release.version, row.environment)
             row.finished_at = now
             row.updated_at = now
-            if env.holder_deployment_id == row.id:
-                env.holder_deployment_id = None
+            queries.free_environment(session, row)
             action = (
                 "rollback.succeeded"
                 if outcome.succeeded and row.kind in _ROLLBACK_KINDS
@@ -405,19 +407,11 @@ class Worker:
                     f"(no heartbeat since {heartbeat:%Y-%m-%d %H:%M:%S} UTC); "
                     "the deploy command was not run again"
                 )
-                row.state = DeploymentState.FAILED.value
+                row.state = moved(row.state, DeploymentState.FAILED, row.id)
                 row.outcome = reason
                 row.finished_at = now
                 row.updated_at = now
-                session.execute(
-                    update(EnvironmentRow)
-                    .where(
-                        EnvironmentRow.service_id == row.service_id,
-                        EnvironmentRow.name == row.environment,
-                        EnvironmentRow.holder_deployment_id == row.id,
-                    )
-                    .values(holder_deployment_id=None)
-                )
+                queries.free_environment(session, row)
                 svc = session.get(ServiceRow, row.service_id)
                 audit.append(
                     uow,
@@ -439,16 +433,6 @@ class Worker:
 
 
 _ROLLBACK_KINDS = (DeploymentKind.ROLLBACK.value, DeploymentKind.AUTO_ROLLBACK.value)
-
-
-def _version_of(session: object, release_id: int | None) -> str | None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
-    if release_id is None:
-        return None
-    row = session.get(ReleaseRow, release_id)
-    return row.version if row else None
 
 
 class _Heartbeat:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from relgate.errors import NotFound
-from relgate.store.tables import EnvironmentRow, PipelineRow, ReleaseRow, ServiceRow
+from relgate.store.tables import (
+    DeploymentRow,
+    EnvironmentRow,
+    PipelineRow,
+    ReleaseRow,
+    ServiceRow,
+)
 
 
 def service_by_name(session: Session, name: str) -> ServiceRow:
@@ -74,3 +80,27 @@ def environment(
             + (f" (it has: {', '.join(names)})" if names else "")
         )
     return row
+
+
+def release_version(session: Session, release_id: int | None) -> str | None:
+    """Return the version of release ``release_id`` (None for None or an unknown id)."""
+    if release_id is None:
+        return None
+    row = session.get(ReleaseRow, release_id)
+    return row.version if row else None
+
+
+def free_environment(session: Session, deployment: DeploymentRow) -> None:
+    """Let go of the environment ``deployment`` holds; nothing when it holds none.
+
+    Conditional on the holder, like taking it (PromotionService._create_deployment).
+    """
+    session.execute(
+        update(EnvironmentRow)
+        .where(
+            EnvironmentRow.service_id == deployment.service_id,
+            EnvironmentRow.name == deployment.environment,
+            EnvironmentRow.holder_deployment_id == deployment.id,
+        )
+        .values(holder_deployment_id=None)
+    )
