@@ -12,17 +12,20 @@ are imported inside the commands, so ``relgate version`` stays fast.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from relgate.auth.model import Role
 from relgate.cli.main import app
 from relgate.cli.options import JsonOption, TokenOption, UrlOption
 from relgate.cli.options import client as _client
 from relgate.cli.options import say as _out
 from relgate.cli.options import segment as _seg
+from relgate.cli.options import when as _when
+from relgate.promotion.kinds import EvidenceKind
+from relgate.promotion.model import FINAL_STATES
 
 if TYPE_CHECKING:
     from relgate.cli.client import Client
@@ -30,8 +33,6 @@ if TYPE_CHECKING:
 # How often --wait and --follow ask the server; short, since a deployment of a
 # small service often ends within a second or two.
 POLL_SECONDS = 0.25
-
-FINAL_STATES = frozenset({"succeeded", "failed", "rolled_back", "rejected", "cancelled"})
 
 ReleaseArgument = Annotated[
     str, typer.Argument(metavar="SERVICE@VERSION", help="The release, e.g. payments@1.4.2.")
@@ -47,22 +48,6 @@ TimeoutOption = Annotated[
         help="With --wait: give up after this many seconds (exit 1); the deployment goes on.",
     ),
 ]
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    CI = "ci"
-    APPROVER = "approver"
-    CLIENT = "client"
-
-
-class EvidenceKind(StrEnum):
-    TESTS = "tests"
-    COVERAGE = "coverage"
-    VULNERABILITIES = "vulnerabilities"
-    PERFORMANCE = "performance"
-    SMOKE = "smoke"
-    CUSTOM = "custom"
 
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (admin).", no_args_is_help=True)
@@ -95,21 +80,6 @@ def _release(ref: str) -> tuple[str, str]:
 
 def _show(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
-
-
-def _when(value: object) -> str:
-    """Show an ISO time of the API as ``YYYY-MM-DD HH:MM:SS`` (UTC), or '-'."""
-    if not isinstance(value, str) or not value:
-        return "-"
-    from datetime import UTC, datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _print_table(columns: list[str], rows: list[list[object]], *, empty: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from relgate.cli.main import app
-from relgate.cli.options import JsonOption, TokenOption, UrlOption
+from relgate.cli.options import JsonOption, TokenOption, UrlOption, when
 from relgate.cli.options import client as _client
 from relgate.cli.options import say as _out
 from relgate.cli.options import segment as _seg
@@ -42,18 +42,7 @@ EnvOption = Annotated[
 
 
 def _when(value: object) -> str:
-    """Show an ISO time of the API as ``YYYY-MM-DD HH:MM`` (UTC), or '-'."""
-    if not isinstance(value, str) or not value:
-        return "-"
-    from datetime import UTC, datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
-    return parsed.strftime("%Y-%m-%d %H:%M")
+    return when(value, seconds=False)
 
 
 def _rollout(environment: dict[str, Any]) -> str:

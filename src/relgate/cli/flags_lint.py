@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from relgate.cli.flags import flags_app
+from relgate.cli.options import TokenOption, UrlOption
 
 if TYPE_CHECKING:
     from relgate.flags.lifecycle import FlagFacts, FlagFinding, LintReport
@@ -220,23 +221,8 @@ def lint_command(
             show_default=False,
         ),
     ] = None,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url",
-            help="The relgate server, e.g. http://127.0.0.1:8700 [env RELGATE_URL; else the "
-            "`relgate login` file].",
-            show_default=False,
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token",
-            help="API token [env RELGATE_TOKEN; else the `relgate login` file].",
-            show_default=False,
-        ),
-    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
     rolled_out_days: Annotated[
         int,
         typer.Option(

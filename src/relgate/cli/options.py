@@ -54,3 +54,18 @@ def say(message: str) -> None:
     from relgate.cli.output import console
 
     console().print(message)
+
+
+def when(value: object, *, seconds: bool = True) -> str:
+    """Show an ISO time of the API as ``YYYY-MM-DD HH:MM[:SS]`` (UTC), or '-' for none."""
+    if not isinstance(value, str) or not value:
+        return "-"
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

@@ -10,12 +10,12 @@ message that names the file and what is wrong.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from relgate.errors import InvalidReport
+from relgate.promotion.kinds import EvidenceKind
 from relgate.promotion.reports.coverage import CoverageReport, parse_coverage
 from relgate.promotion.reports.custom import CustomReport, parse_custom
 from relgate.promotion.reports.junit import TestReport, parse_junit
@@ -45,15 +45,6 @@ __all__ = [
     "load_report",
     "parse_report",
 ]
-
-
-class EvidenceKind(StrEnum):
-    TESTS = "tests"
-    COVERAGE = "coverage"
-    VULNERABILITIES = "vulnerabilities"
-    PERFORMANCE = "performance"
-    SMOKE = "smoke"
-    CUSTOM = "custom"
 
 
 Report = TestReport | CoverageReport | VulnerabilityReport | PerformanceReport | CustomReport
