@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +32,29 @@ def quickstart_script() -> str:
 
 
 def _stop_demo_services() -> None:
+    """Stop the demo services a quickstart started, and wait until their ports are free."""
+    pids: list[int] = []
     for pid_file in DEMO_DIR.glob("*.pid"):
         with contextlib.suppress(ValueError, ProcessLookupError, OSError):
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            pids.append(pid)
+    deadline = time.monotonic() + 10
+    for pid in pids:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not: it holds no port)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
