@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from bench.common import positive, progress  # noqa: E402
 from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
@@ -93,10 +94,6 @@ class BackendResult:
     rows: dict[str, int]
     metrics: list[Metric] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------------- the data
@@ -735,16 +732,6 @@ def print_markdown(results: Sequence[BackendResult]) -> None:
                 f"{metric.percentile(95):.1f} | {metric.percentile(99):.1f} | {target} | "
                 f"{metric.verdict()} |"
             )
-
-
-def positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from bench.common import positive, progress  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from tests.support.server import ServerProcess, free_port, start_server  # noqa: E402
 
@@ -85,10 +86,6 @@ class BenchError(Exception):
 
 class PeerUnavailable(Exception):
     """unleash-server cannot be installed or started here; the message says why."""
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------------- the definitions
@@ -1139,16 +1136,6 @@ def server_rows(
 
 
 # ---------------------------------------------------------------------- main
-
-
-def positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
