@@ -199,12 +199,16 @@ def load_text(model: type[M], text: str, file: str) -> M:
     return validate(model, data, lines, file)
 
 
-def load_file(model: type[M], path: Path) -> M:
-    """Read, parse and validate a YAML file; raises InvalidConfig when unreadable or invalid."""
+def read_text(path: Path) -> str:
+    """Return the text of a configuration file; raises InvalidConfig naming it when unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidConfig("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidConfig(f"cannot read: {exc}", file=str(path)) from None
-    return load_text(model, text, str(path))
+
+
+def load_file(model: type[M], path: Path) -> M:
+    """Read, parse and validate a YAML file; raises InvalidConfig when unreadable or invalid."""
+    return load_text(model, read_text(path), str(path))

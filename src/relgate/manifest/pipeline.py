@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relgate.errors import InvalidConfig
-from relgate.manifest.loader import parse_yaml, validate
+from relgate.manifest.loader import parse_yaml, read_text, validate
 from relgate.manifest.model import Manifest
 from relgate.promotion.pipeline import PipelineSpec
 
@@ -41,10 +41,4 @@ def parse_pipeline(text: str, file: str) -> ServicePipeline:
 
 def load_pipeline(path: Path) -> ServicePipeline:
     """Read relgate.yaml at ``path`` and validate it with its pipeline; raises InvalidConfig."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidConfig("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfig(f"cannot read: {exc}", file=str(path)) from None
-    return parse_pipeline(text, str(path))
+    return parse_pipeline(read_text(path), str(path))
