@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from relgate.errors import Forbidden
@@ -47,22 +48,90 @@ ALLOWED: dict[Action, frozenset[Role]] = {
 }
 
 
+def normalise(text: str) -> str:
+    """Return the form of a name or email that identities are compared in.
+
+    Unicode NFKC, case folded, surrounding whitespace dropped and inner runs of
+    whitespace made one space: ``"Alice "``, ``"ALICE"`` and ``"ａｌｉｃｅ"`` are one person.
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's name acts as the person or system's identity."""
+    """Who is calling: a token of one identity, with a role and a scope.
+
+    ``identity`` is the normalised key of the person or robot the token belongs to
+    (by default the token's name); ``emails`` are that identity's addresses,
+    normalised. ``services`` and ``environments`` limit what the token may touch;
+    ``None`` means no limit. ``environment`` is the one environment of a client token.
+    """
 
     name: str
     role: Role
     environment: str | None = None
+    identity: str = ""
+    emails: frozenset[str] = field(default_factory=frozenset)
+    aliases: frozenset[str] = field(default_factory=frozenset)
+    services: frozenset[str] | None = None
+    environments: frozenset[str] | None = None
 
-    def require(self, action: Action) -> None:
-        """Raise Forbidden naming the roles that may do ``action``."""
+    def __post_init__(self) -> None:
+        if not self.identity:
+            object.__setattr__(self, "identity", normalise(self.name))
+
+    def require(
+        self, action: Action, *, service: str | None = None, environment: str | None = None
+    ) -> None:
+        """Raise Forbidden naming what is missing: the role for ``action``, or the scope.
+
+        ``service`` and ``environment`` are what the call touches; a token scoped to
+        other services or environments is refused, naming its scope.
+        """
         allowed = ALLOWED[action]
         if self.role not in allowed:
             needed = " or ".join(sorted(allowed))
             raise Forbidden(
                 f"to {action} needs the role {needed}; token {self.name!r} has the role {self.role}"
             )
+        if service is not None and self.services is not None and service not in self.services:
+            scope = ", ".join(sorted(self.services))
+            raise Forbidden(
+                f"token {self.name!r} is scoped to the services {scope}, not {service!r}"
+            )
+        if environment is not None and not self.may_touch_environment(environment):
+            scope = ", ".join(sorted(self.environments or {self.environment or ""}))
+            raise Forbidden(
+                f"token {self.name!r} is scoped to the environments {scope}, not {environment!r}"
+            )
+
+    def may_touch_environment(self, environment: str) -> bool:
+        """Whether the token's scope admits ``environment`` (a client token: only its own)."""
+        if self.role is Role.CLIENT and self.environment is not None:
+            return environment == self.environment
+        return self.environments is None or environment in self.environments
+
+    def is_person(self, text: str | None) -> bool:
+        """Whether a free-text name or email (a commit author, an applier) is this identity.
+
+        Compared normalised (see ``normalise``) against the identity, its aliases and
+        its emails, and an email in ``Name <email>`` form by its address.
+        """
+        if not text:
+            return False
+        wanted = normalise(text)
+        candidates = {wanted}
+        if wanted.endswith(">") and "<" in wanted:
+            candidates.add(wanted[wanted.rindex("<") + 1 : -1].strip())
+            candidates.add(wanted[: wanted.rindex("<")].strip())
+        mine = {self.identity, normalise(self.name), *self.aliases, *self.emails}
+        return not candidates.isdisjoint(mine)
+
+    def same_person(self, other: Principal) -> bool:
+        """Whether two principals are one identity (compared by key, aliases and emails)."""
+        if self.identity == other.identity:
+            return True
+        return other.is_person(self.identity) or any(other.is_person(e) for e in self.emails)
 
 
 def new_token() -> str:
