@@ -7,9 +7,11 @@ from pathlib import Path
 
 from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
-from relgate.config import Settings
+from relgate.config import Settings, server_environment
 from relgate.errors import BadInput
 from relgate.flags.service import FlagService
+from relgate.promotion.deployers import DeployerService, load_deployers_file
+from relgate.promotion.pipelines import PipelineService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
 from relgate.releases.service import ReleaseService
@@ -25,6 +27,8 @@ class Services:
     tokens: TokenService
     releases: ReleaseService
     promotion: PromotionService
+    pipelines: PipelineService
+    deployers: DeployerService
     worker: Worker
     flags: FlagService
 
@@ -54,10 +58,15 @@ def check_schema(settings: Settings) -> None:
 def build(
     settings: Settings, *, clock: Clock | None = None, base_dir: Path | None = None
 ) -> Services:
-    """Wire every service to one engine; nothing is started."""
+    """Wire every service to one engine; nothing is started.
+
+    Raises InvalidConfig when the server's deployers file (RELGATE_DEPLOYERS_FILE) is invalid.
+    """
     clock = clock or SystemClock()
+    configured = load_deployers_file(settings.deployers_file) if settings.deployers_file else []
     engine = db.make_engine(settings.database_url)
     uow = UnitOfWorkFactory(engine)
+    deployers = DeployerService(uow, clock, configured=configured, environ=server_environment())
     tokens = TokenService(uow, clock)
     releases = ReleaseService(uow, clock)
     promotion = PromotionService(uow, clock)
@@ -66,6 +75,7 @@ def build(
         uow,
         clock,
         promotion,
+        deployers=deployers,
         base_dir=base_dir or Path.cwd(),
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,
@@ -78,6 +88,8 @@ def build(
         tokens=tokens,
         releases=releases,
         promotion=promotion,
+        pipelines=PipelineService(uow, clock, deployers),
+        deployers=deployers,
         worker=worker,
         flags=FlagService(uow, clock),
     )

@@ -23,6 +23,8 @@ class Settings:
     job_lease_seconds: float = 30.0
     poll_interval_seconds: float = 0.5
     auto_migrate_sqlite: bool = True
+    # deployer definitions of the server's configuration (relgate.promotion.deployers)
+    deployers_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,7 +39,15 @@ class Settings:
             poll_interval_seconds=_float(
                 env, "RELGATE_POLL_INTERVAL_SECONDS", cls.poll_interval_seconds
             ),
+            deployers_file=Path(env["RELGATE_DEPLOYERS_FILE"])
+            if env.get("RELGATE_DEPLOYERS_FILE")
+            else None,
         )
+
+
+def server_environment() -> Mapping[str, str]:
+    """Return the server's own environment, where ``--secret-env`` values of deployers are read."""
+    return os.environ
 
 
 @dataclass(frozen=True)

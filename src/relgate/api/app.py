@@ -35,9 +35,10 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.state.services = services
 
     from relgate.api import errors
-    from relgate.api.routes import admin, control, flags, ofrep, unleash
+    from relgate.api.routes import admin, control, flags, ofrep, pipelines, unleash
 
     errors.install(app)
+    app.include_router(pipelines.router)
     app.include_router(control.router)
     app.include_router(admin.router)
     app.include_router(flags.router)

@@ -14,6 +14,33 @@ class _Body(BaseModel):
 class PipelineApply(_Body):
     source: str = Field(description="The text of relgate.yaml.")
     file: str = Field(default="relgate.yaml", description="Its name, for error messages.")
+    author: str | None = Field(
+        default=None,
+        max_length=400,
+        description="Who wrote the change (commit author), who may not approve it.",
+    )
+
+
+class PipelineDecision(_Body):
+    comment: str = Field(default="", max_length=2000)
+
+
+class DeployerCreate(_Body):
+    name: str = Field(max_length=63, description="What relgate.yaml names: deployer: {ref: NAME}.")
+    type: Literal["command"] = "command"
+    command: str | list[str]
+    timeout_seconds: float = 300
+    verify_command: str | list[str] | None = None
+    verify_timeout_seconds: float = 60
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    env_allow: list[str] = Field(default_factory=list)
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="NAME: value; stored, never shown back."
+    )
+    secret_env: dict[str, str] = Field(
+        default_factory=dict, description="NAME: the server's variable holding the value."
+    )
 
 
 class ReleaseCreate(_Body):

@@ -1,6 +1,8 @@
 """The ``deployer`` and ``verify`` keys of an environment in relgate.yaml.
 
 deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
+      or  {ref: payments-prod}: a deployer an admin registered on the server
+          (relgate.deploy.registered); the only kind a protected environment may use
 verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
       or  {type: command, command: "./smoke.sh"}
       or  absent: a successful deployment is its own verification
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEPLOYER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 # relgate sets these from the deployment request; a spec may not override them
 RESERVED_ENV = frozenset(
@@ -51,6 +54,36 @@ class _CommandSpec(BaseModel):
         ge=0,
         description="After a timeout or a cancel, how long SIGTERM is given before SIGKILL.",
     )
+    # Set only from a deployer registered on the server (relgate.deploy.registered):
+    # relgate.yaml may not name them (relgate.promotion.pipeline refuses it), so a
+    # pipeline can never ask for the server's own variables or secrets.
+    env_allow: list[str] = Field(
+        default_factory=list,
+        description="Variables of the server's environment passed on by name (registered only).",
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Variables the server holds and passes to the command (registered only).",
+    )
+
+    @field_validator("env_allow")
+    @classmethod
+    def _allowed_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            if name in RESERVED_ENV:
+                raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
+        return value
 
     @field_validator("command")
     @classmethod
@@ -158,10 +191,47 @@ def _by_type(*types: str) -> Discriminator:
     )
 
 
-# a one-member "union" cannot take a callable discriminator; pydantic's own
-# message for a missing or unknown type names the expected tags
-DeployerSpec = Annotated[CommandDeployerSpec, Field(discriminator="type")]
-"""A ``deployer:`` entry; a union once gitops and kubernetes deployers exist."""
+class DeployerRef(BaseModel):
+    """``deployer: {ref: NAME}``: the deployer an admin registered on the server as NAME."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ref: str = Field(
+        description="The name of a deployer registered on the server (`relgate deployers list`)."
+    )
+
+    @field_validator("ref")
+    @classmethod
+    def _ref_name(cls, value: str) -> str:
+        if not DEPLOYER_NAME.match(value):
+            raise ValueError(
+                "must be lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+
+def _deployer_kind(value: Any) -> Any:
+    """``ref`` for a reference to a registered deployer, else the ``type`` key."""
+    if isinstance(value, dict):
+        return "ref" if "ref" in value else value.get("type")
+    if isinstance(value, DeployerRef):
+        return "ref"
+    return getattr(value, "type", None)
+
+
+DeployerSpec = Annotated[
+    Annotated[CommandDeployerSpec, Tag("command")] | Annotated[DeployerRef, Tag("ref")],
+    Field(
+        discriminator=Discriminator(
+            _deployer_kind,
+            custom_error_type="invalid_type",
+            custom_error_message="give `ref: NAME` (a deployer registered on the server) "
+            "or `type: command`",
+        )
+    ),
+]
+"""A ``deployer:`` entry: a command of the pipeline's own, or a registered deployer by name."""
 
 VerifySpec = Annotated[
     Annotated[HttpVerifySpec, Tag("http")] | Annotated[CommandVerifySpec, Tag("command")],

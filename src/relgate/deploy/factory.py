@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from relgate.deploy.command import CommandDeployer
-from relgate.deploy.config import CommandVerifySpec, DeployerSpec, HttpVerifySpec, VerifySpec
+from relgate.deploy.config import (
+    CommandDeployerSpec,
+    CommandVerifySpec,
+    DeployerSpec,
+    HttpVerifySpec,
+    VerifySpec,
+)
 from relgate.deploy.ports import Deployer, Verifier
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
@@ -13,9 +19,13 @@ from relgate.deploy.verify import CommandVerifier, HttpVerifier
 def build_deployer(spec: DeployerSpec, *, base_dir: Path) -> Deployer:
     """Return the deployer for ``spec``; relative commands and cwd resolve against ``base_dir``.
 
-    ``base_dir`` is the directory holding relgate.yaml. Raises nothing: a spec
-    that validated can always be built (a missing program shows when it runs).
+    ``base_dir`` is the directory holding relgate.yaml. A ``{ref: NAME}`` must
+    be resolved to the registered definition's spec first (the worker does);
+    otherwise raises nothing: a spec that validated can always be built (a
+    missing program shows when it runs).
     """
+    if not isinstance(spec, CommandDeployerSpec):
+        raise AssertionError(f"resolve the registered deployer {spec!r} first")
     return CommandDeployer(spec, base_dir=base_dir)
 
 

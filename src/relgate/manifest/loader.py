@@ -212,3 +212,8 @@ def read_text(path: Path) -> str:
 def load_file(model: type[M], path: Path) -> M:
     """Read, parse and validate a YAML file; raises InvalidConfig when unreadable or invalid."""
     return load_text(model, read_text(path), str(path))
+
+
+def line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    """Return the line of ``loc`` in the file, else of its nearest parent (None when unknown)."""
+    return _line_for(loc, lines)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from relgate.errors import InvalidConfig
-from relgate.manifest.loader import parse_yaml, read_text, validate
+from relgate.manifest.loader import Loc, format_loc, line_of, parse_yaml, read_text, validate
 from relgate.manifest.model import Manifest
 from relgate.promotion.pipeline import PipelineSpec
 
@@ -16,6 +16,14 @@ class ServicePipeline:
     service: str
     pipeline: PipelineSpec
     source: str
+    file: str = "relgate.yaml"
+    lines: dict[Loc, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def error(self, loc: Loc, message: str) -> InvalidConfig:
+        """Return an InvalidConfig naming this file, the line of ``loc`` and the field."""
+        return InvalidConfig(
+            message, file=self.file, line=line_of(loc, self.lines), field=format_loc(loc)
+        )
 
 
 def parse_pipeline(text: str, file: str) -> ServicePipeline:
@@ -36,7 +44,14 @@ def parse_pipeline(text: str, file: str) -> ServicePipeline:
             field="environments",
         )
     pipeline = validate(PipelineSpec, {"environments": data["environments"]}, lines, file)
-    return ServicePipeline(service=manifest.service, pipeline=pipeline, source=text)
+    applied = ServicePipeline(
+        service=manifest.service, pipeline=pipeline, source=text, file=file, lines=lines
+    )
+    problems = pipeline.rules_problems()
+    if problems:
+        loc, message = problems[0]
+        raise applied.error(loc, message)
+    return applied
 
 
 def load_pipeline(path: Path) -> ServicePipeline:

@@ -1,4 +1,14 @@
-"""The pipeline part of relgate.yaml: ordered environments with their gates and deployer."""
+"""The pipeline part of relgate.yaml: ordered environments with their gates and deployer.
+
+Protection: the **last** environment of a pipeline is protected unless it says
+``protected: false``; any other environment is protected when it says
+``protected: true``. After validation every environment's ``protected`` is a
+plain bool, so a stored pipeline records what was in force. A protected
+environment deploys only with a deployer registered on the server
+(``deployer: {ref: NAME}``) and may not run a verify command of its own
+(``rules_problems`` says where); weakening it needs a reviewed change
+(relgate.promotion.protection).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,13 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from relgate.deploy.config import DeployerSpec, VerifySpec
+from relgate.deploy.config import (
+    CommandDeployerSpec,
+    CommandVerifySpec,
+    DeployerRef,
+    DeployerSpec,
+    VerifySpec,
+)
 from relgate.promotion.gates import GateSpec
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -33,6 +49,11 @@ class EnvironmentSpec(BaseModel):
     auto_rollback: bool = Field(
         default=False, description="A failed deployment redeploys the stable anchor."
     )
+    protected: bool | None = Field(
+        default=None,
+        description="Weakening it needs another person's approval; default: true for the "
+        "last environment, false for the others.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -56,7 +77,70 @@ class PipelineSpec(BaseModel):
             if env.name in seen:
                 raise ValueError(f"environment {env.name!r} is declared twice")
             seen.add(env.name)
+        last = len(self.environments) - 1
+        for index, env in enumerate(self.environments):
+            if env.protected is None:
+                # production is the end of the pipeline: protected unless it says otherwise
+                env.protected = index == last
         return self
+
+    def is_protected(self, name: str) -> bool:
+        """Whether the environment ``name`` is protected (False for an unknown name)."""
+        env = self.environment(name)
+        return bool(env is not None and env.protected)
+
+    def rules_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Return what relgate.yaml may not say, as (location, message) pairs, in file order.
+
+        A protected environment must deploy with a registered deployer and may not
+        bring a verify command; no environment may set ``env_allow`` or
+        ``secrets`` (only a registered deployer holds them).
+        """
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, env in enumerate(self.environments):
+            where: tuple[str | int, ...] = ("environments", index)
+            for key, spec in (("deployer", env.deployer), ("verify", env.verify)):
+                if isinstance(spec, CommandDeployerSpec | CommandVerifySpec):
+                    for field in ("env_allow", "secrets"):
+                        if getattr(spec, field):
+                            problems.append(
+                                (
+                                    (*where, key, field),
+                                    "only a deployer registered on the server holds "
+                                    f"{field}: `relgate deployers add NAME ...`, then "
+                                    "`deployer: {ref: NAME}`",
+                                )
+                            )
+            if not env.protected:
+                continue
+            if isinstance(env.deployer, CommandDeployerSpec):
+                problems.append(
+                    (
+                        (*where, "deployer"),
+                        f"{env.name} is protected: its deployer must be one an admin registered "
+                        "on the server (`relgate deployers add NAME --type command --command ...`),"
+                        " named here as `deployer: {ref: NAME}`; a command of relgate.yaml's own "
+                        "is not run there",
+                    )
+                )
+            if isinstance(env.verify, CommandVerifySpec):
+                problems.append(
+                    (
+                        (*where, "verify"),
+                        f"{env.name} is protected: it may not run a verify command of "
+                        "relgate.yaml's own; use `verify: {type: http, ...}`, or the "
+                        "`--verify-command` of its registered deployer (leave `verify:` out)",
+                    )
+                )
+        return problems
+
+    def deployer_refs(self) -> list[tuple[int, str]]:
+        """Return (environment index, registered deployer name) of every ``deployer: {ref}``."""
+        return [
+            (index, env.deployer.ref)
+            for index, env in enumerate(self.environments)
+            if isinstance(env.deployer, DeployerRef)
+        ]
 
     def environment(self, name: str) -> EnvironmentSpec | None:
         """Return the environment called ``name``, or None."""

@@ -1,4 +1,6 @@
-"""Use cases of promotion: pipelines, gate checks, promote, approve, roll back, status, history.
+"""Use cases of promotion: gate checks, promote, approve, roll back, status, history.
+
+Applying pipelines lives in relgate.promotion.pipelines.
 
 A release enters an environment only when every gate passes; there is no skip
 switch. An environment is held by at most one active deployment: it is taken
@@ -8,7 +10,6 @@ so two requests (or two replicas) can never both hold it.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,6 @@ from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, Forbidden, GateFailed, NotFound
-from relgate.manifest.pipeline import ServicePipeline
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, GateView
@@ -32,7 +32,6 @@ from relgate.store.tables import (
     EnvironmentRow,
     EvidenceRow,
     JobRow,
-    PipelineRow,
     ReleaseRow,
     ServiceRow,
 )
@@ -64,94 +63,6 @@ class PromotionService:
     def _queued(self) -> None:
         for listener in self._job_listeners:
             listener()
-
-    # ------------------------------------------------------------------ pipelines
-
-    def apply(self, principal: Principal, applied: ServicePipeline) -> dict[str, Any]:
-        """Store a new revision of a service's pipeline (none when unchanged); return a summary."""
-        principal.require(Action.APPLY_PIPELINE)
-        now = self._clock.now()
-        spec = applied.pipeline.model_dump(mode="json")
-        digest = hashlib.sha256(applied.source.encode()).hexdigest()
-        with self._uow() as uow:
-            session = uow.session
-            svc = session.scalar(select(ServiceRow).where(ServiceRow.name == applied.service))
-            created = svc is None
-            if svc is None:
-                svc = ServiceRow(name=applied.service, created_at=now)
-                session.add(svc)
-                session.flush()
-            latest = session.scalar(
-                select(PipelineRow)
-                .where(PipelineRow.service_id == svc.id)
-                .order_by(PipelineRow.revision.desc())
-                .limit(1)
-            )
-            if latest is not None and latest.spec == spec and latest.source_sha256 == digest:
-                return {"service": svc.name, "revision": latest.revision, "changed": False}
-            revision = (latest.revision + 1) if latest else 1
-            session.add(
-                PipelineRow(
-                    service_id=svc.id,
-                    revision=revision,
-                    spec=spec,
-                    source=applied.source,
-                    source_sha256=digest,
-                    applied_by=principal.name,
-                    applied_at=now,
-                )
-            )
-            existing = {
-                row.name: row
-                for row in session.scalars(
-                    select(EnvironmentRow).where(EnvironmentRow.service_id == svc.id)
-                )
-            }
-            names = [env.name for env in applied.pipeline.environments]
-            for position, name in enumerate(names):
-                row = existing.get(name)
-                if row is None:
-                    session.add(
-                        EnvironmentRow(service_id=svc.id, name=name, position=position, active=True)
-                    )
-                else:
-                    row.position = position
-                    row.active = True
-            for name, row in existing.items():
-                if name not in names:
-                    row.active = False
-            audit.append(
-                uow,
-                actor=principal.name,
-                action="pipeline.applied",
-                subject=f"service/{svc.name}",
-                at=now,
-                before={"revision": latest.revision, "spec": latest.spec} if latest else None,
-                after={"revision": revision, "spec": spec, "source_sha256": digest},
-            )
-            uow.commit()
-            return {
-                "service": svc.name,
-                "revision": revision,
-                "changed": True,
-                "created": created,
-                "environments": names,
-            }
-
-    def pipeline(self, principal: Principal, service: str) -> dict[str, Any]:
-        """Return the latest applied pipeline of ``service`` with its revision and source."""
-        principal.require(Action.READ)
-        with self._uow() as uow:
-            svc = queries.service_by_name(uow.session, service)
-            row = queries.latest_pipeline(uow.session, svc)
-            return {
-                "service": service,
-                "revision": row.revision,
-                "applied_by": row.applied_by,
-                "applied_at": as_utc(row.applied_at),
-                "spec": row.spec,
-                "source": row.source,
-            }
 
     # ------------------------------------------------------------------ gates
 

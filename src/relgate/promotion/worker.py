@@ -28,11 +28,13 @@ from sqlalchemy import select, update
 from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role
 from relgate.clock import Clock
+from relgate.deploy.config import DeployerRef, DeployerSpec, VerifySpec
 from relgate.deploy.factory import build_deployer, build_verifier
 from relgate.deploy.ports import DeployRequest, StepOutcome
 from relgate.errors import Conflict, NotFound, RelgateError
+from relgate.promotion.deployers import DeployerService
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
-from relgate.promotion.pipeline import PipelineSpec
+from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.service import PromotionService
 from relgate.store import queries
 from relgate.store.tables import DeploymentRow, JobRow, ReleaseRow, ServiceRow
@@ -53,6 +55,7 @@ class Worker:
         clock: Clock,
         promotion: PromotionService,
         *,
+        deployers: DeployerService | None = None,
         base_dir: Path,
         threads: int = 2,
         lease_seconds: float = 30.0,
@@ -61,6 +64,7 @@ class Worker:
         self._uow = uow
         self._clock = clock
         self._promotion = promotion
+        self._deployers = deployers
         self._base_dir = base_dir
         self._threads_wanted = max(1, threads)
         self._lease = lease_seconds
@@ -213,14 +217,18 @@ class Worker:
         env_spec_data: dict[str, object],
         heartbeat: _Heartbeat,
     ) -> StepOutcome:
-        from relgate.promotion.pipeline import EnvironmentSpec
-
         env_spec = EnvironmentSpec.model_validate(env_spec_data) if env_spec_data else None
-        if env_spec is None or env_spec.deployer is None:
+        try:
+            deployer_spec, verify_spec = self._resolve(env_spec)
+        except RelgateError as exc:
+            return StepOutcome(False, str(exc))
+        if deployer_spec is None:
             heartbeat.line("no deployer configured: the deployment is recorded only")
             deploy = StepOutcome(True, "recorded (no deployer configured)")
         else:
-            deployer = build_deployer(env_spec.deployer, base_dir=self._base_dir)
+            deployer = build_deployer(deployer_spec, base_dir=self._base_dir)
+            if env_spec is not None and isinstance(env_spec.deployer, DeployerRef):
+                heartbeat.line(f"deployer: the registered deployer {env_spec.deployer.ref!r}")
             heartbeat.line(f"deploying {request.artifact} to {request.environment}")
             deploy = deployer.deploy(request, heartbeat.line)
         if not deploy.succeeded:
@@ -243,12 +251,38 @@ class Worker:
                     after={"state": DeploymentState.VERIFYING.value},
                 )
                 uow.commit()
-        verifier = build_verifier(env_spec.verify if env_spec else None, base_dir=self._base_dir)
+        verifier = build_verifier(verify_spec, base_dir=self._base_dir)
         if verifier is None:
             return StepOutcome(True, f"{deploy.reason}; no verification configured")
         heartbeat.line("verifying")
         verified = verifier.verify(request, heartbeat.line)
         return verified
+
+    def _resolve(
+        self, env_spec: EnvironmentSpec | None
+    ) -> tuple[DeployerSpec | None, VerifySpec | None]:
+        """Return the deployer and verifier to run, a ``{ref: NAME}`` looked up now.
+
+        A registered deployer's verify command runs when the environment has no
+        ``verify:`` of its own. Raises NotFound when the name is no longer
+        registered, BadInput when a secret's server variable is not set.
+        """
+        if env_spec is None:
+            return None, None
+        if not isinstance(env_spec.deployer, DeployerRef):
+            return env_spec.deployer, env_spec.verify
+        name = env_spec.deployer.ref
+        definition = self._deployers.resolve(name) if self._deployers is not None else None
+        if definition is None:
+            raise NotFound(
+                f"the deployer {name!r} is not registered on this server: an admin registers "
+                f"it with `relgate deployers add {name} ...`"
+            )
+        environ = self._deployers.environ if self._deployers is not None else {}
+        verify = env_spec.verify
+        if verify is None:
+            verify = definition.verify_spec(environ)
+        return definition.deployer_spec(environ), verify
 
     def _complete(self, deployment_id: int, outcome: StepOutcome) -> None:
         now = self._clock.now()

@@ -23,9 +23,10 @@ def service_by_name(session: Session, name: str) -> ServiceRow:
 
 
 def latest_pipeline(session: Session, service: ServiceRow) -> PipelineRow:
+    """Return the revision in force: the newest active one (never a pending one)."""
     row = session.scalar(
         select(PipelineRow)
-        .where(PipelineRow.service_id == service.id)
+        .where(PipelineRow.service_id == service.id, PipelineRow.status == "active")
         .order_by(PipelineRow.revision.desc())
         .limit(1)
     )

@@ -58,10 +58,19 @@ class ServiceRow(Base):
 
 
 class PipelineRow(Base):
-    """Every applied version of a service's pipeline, kept."""
+    """Every applied version of a service's pipeline, kept.
+
+    ``status`` (relgate.promotion.pipelines.RevisionStatus): ``active`` revisions
+    were in force in turn (the newest is in force now); a ``pending`` one weakens
+    a protected environment and waits for an approver; ``rejected`` and
+    ``superseded`` ones never took effect.
+    """
 
     __tablename__ = "pipelines"
-    __table_args__ = (UniqueConstraint("service_id", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("service_id", "revision"),
+        Index("ix_pipelines_status", "service_id", "status"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     revision: Mapped[int]
@@ -70,6 +79,26 @@ class PipelineRow(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     applied_by: Mapped[str] = mapped_column(String(200))
     applied_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    # the identity key of the applier's token, and who wrote the change (commit author)
+    applied_by_identity: Mapped[str | None] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(400))
+    # the protection diff against the revision in force when it was applied
+    changes: Mapped[dict[str, Any] | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    review_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class DeployerRow(Base):
+    """A deployer an admin registered (relgate.deploy.registered.RegisteredDeployer as JSON)."""
+
+    __tablename__ = "deployers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    definition: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
 
 
 class EnvironmentRow(Base):

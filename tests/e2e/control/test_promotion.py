@@ -25,9 +25,7 @@ environments:
     gates:
       - type: verified_in
       - type: approval
-    deployer:
-      type: command
-      command: 'echo "$RELGATE_VERSION" > {folder}/production.txt'
+    deployer: {{ref: {service}-production}}
 """
 
 Tokens = dict[str, str]
@@ -46,7 +44,13 @@ def tokens(relgate_server: RelgateServer) -> Tokens:
 def _service(
     server: RelgateServer, tokens: Tokens, folder: Path, service: str, versions: list[str]
 ) -> None:
-    """Apply the pipeline of ``service`` and create its releases, written by alice, as ci."""
+    """Apply the pipeline of ``service`` and create its releases, written by alice, as ci.
+
+    Production is protected: an admin registers its deployer first.
+    """
+    command = f'echo "$RELGATE_VERSION" > {folder}/production.txt'
+    registered = {"name": f"{service}-production", "command": command}
+    api(server, "POST", "/api/v1/deployers", json=registered)
     source = PIPELINE.format(service=service, folder=folder)
     api(server, "POST", "/api/v1/pipelines", token=tokens["ci"], json={"source": source})
     for version in versions:
@@ -245,7 +249,7 @@ def test_waiting_for_a_deployment_that_fails_exits_1_with_its_outcome(
 ) -> None:
     url = relgate_server[0]
     source = (
-        "service: fragile\nenvironments:\n  - name: dev\n    deployer:\n"
+        "service: fragile\nenvironments:\n  - name: dev\n    protected: false\n    deployer:\n"
         "      type: command\n      command: 'echo cluster unreachable >&2; exit 3'\n"
     )
     api(relgate_server, "POST", "/api/v1/pipelines", token=tokens["ci"], json={"source": source})

@@ -14,6 +14,7 @@ from relgate.auth.model import Principal, Role
 from relgate.bootstrap import Services, build
 from relgate.clock import FixedClock
 from relgate.config import Settings
+from relgate.deploy.registered import RegisteredDeployer
 from relgate.errors import Conflict, Forbidden, GateFailed
 from relgate.manifest.pipeline import parse_pipeline
 
@@ -63,8 +64,7 @@ def pipeline_yaml(workdir: Path) -> str:
               - type: verified_in
               - type: approval
                 count: 1
-            deployer: {{type: command, command: "{deploy}", timeout_seconds: 30}}
-            verify: {{type: command, command: "{verify}", timeout_seconds: 30}}
+            deployer: {{ref: payments-production}}
         """
     )
 
@@ -73,9 +73,20 @@ def pipeline_yaml(workdir: Path) -> str:
 def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     clock = FixedClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))  # a Tuesday
     built = build(Settings(database_url=database_url), clock=clock, base_dir=tmp_path)
-    built.promotion.apply(
-        Principal("admin", Role.ADMIN), parse_pipeline(pipeline_yaml(tmp_path), "relgate.yaml")
+    admin = Principal("admin", Role.ADMIN)
+    source = pipeline_yaml(tmp_path)
+    # production is protected: it deploys with a deployer an admin registered
+    built.deployers.add(
+        admin,
+        RegisteredDeployer(
+            name="payments-production",
+            command=str(tmp_path / "deploy.sh"),
+            timeout_seconds=30,
+            verify_command=str(tmp_path / "verify.sh"),
+            verify_timeout_seconds=30,
+        ),
     )
+    built.pipelines.apply(admin, parse_pipeline(source, "relgate.yaml"))
     yield built
     built.uow.engine.dispose()
 

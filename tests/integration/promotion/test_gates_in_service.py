@@ -53,7 +53,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Services]:
     built = build(Settings(database_url=database_url), clock=clock, base_dir=tmp_path)
-    built.promotion.apply(Principal("admin", Role.ADMIN), parse_pipeline(PIPELINE, "relgate.yaml"))
+    built.pipelines.apply(Principal("admin", Role.ADMIN), parse_pipeline(PIPELINE, "relgate.yaml"))
     yield built
     built.uow.engine.dispose()
 

@@ -26,7 +26,7 @@ def _setup(database_url: str, yaml_text: str, versions: dict[str, str]) -> str:
     services = build(Settings(database_url=database_url))
     try:
         for text in yaml_text.split("\n---\n"):
-            services.promotion.apply(ADMIN, parse_pipeline(text, "relgate.yaml"))
+            services.pipelines.apply(ADMIN, parse_pipeline(text, "relgate.yaml"))
         _, token = services.tokens.create("ci", "ci", actor="test")
         for ref, digest_char in versions.items():
             service, version = ref.split("@")
@@ -62,7 +62,7 @@ def test_fifty_concurrent_promotions_on_two_servers_deploy_exactly_once(
         '[ "$RELGATE_SERVICE" = svc-0 ] && sleep 6\nexit 0\n',
     )
     pipelines = "\n---\n".join(
-        f"service: svc-{n}\nenvironments:\n  - name: production\n"
+        f"service: svc-{n}\nenvironments:\n  - name: production\n    protected: false\n"
         f"    deployer: {{type: command, command: {script}}}\n"
         for n in range(10)
     )
@@ -132,7 +132,8 @@ def test_a_deployment_interrupted_by_kill_9_is_failed_and_rolled_back_on_restart
         """,
     )
     pipeline = (
-        "service: pay\nenvironments:\n  - name: production\n    auto_rollback: true\n"
+        "service: pay\nenvironments:\n  - name: production\n    protected: false\n"
+        "    auto_rollback: true\n"
         f"    deployer: {{type: command, command: {script}}}\n"
     )
     from relgate.store import db

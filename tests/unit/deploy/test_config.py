@@ -95,7 +95,8 @@ def test_numbers_in_env_become_text() -> None:
     [
         (
             "deployer:\n  type: gitops\n",
-            "relgate.yaml:2: deployer: Input tag 'gitops' found",
+            "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server) "
+            "or `type: command`",
         ),
         (
             "deployer: {type: command, command: x}\nverify:\n  type: ftp\n",

@@ -18,6 +18,7 @@ from relgate.api.schemas import (
 )
 from relgate.auth.model import Action
 from relgate.manifest.pipeline import parse_pipeline
+from relgate.promotion.pipelines import ApplyResult
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck
 from relgate.releases.model import Release
 from relgate.releases.service import Evidence
@@ -26,15 +27,28 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/pipelines", status_code=201, tags=["pipelines"])
-def apply_pipeline(body: PipelineApply, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
-    """Validate relgate.yaml and store it as the service's next pipeline revision."""
+def apply_pipeline(
+    body: PipelineApply, response: Response, services: ServicesDep, me: PrincipalDep
+) -> ApplyResult:
+    """Validate relgate.yaml and store it as the service's next pipeline revision.
+
+    201 in force, 202 pending review (it weakens a protected environment), 200 unchanged.
+    """
     me.require(Action.APPLY_PIPELINE)
-    return services.promotion.apply(me, parse_pipeline(body.source, body.file))
+    result = services.pipelines.apply(
+        me, parse_pipeline(body.source, body.file), author=body.author
+    )
+    if result.status == "pending":
+        response.status_code = 202
+    elif not result.changed:
+        response.status_code = 200
+    return result
 
 
 @router.get("/services/{service}/pipeline", tags=["pipelines"])
 def get_pipeline(service: str, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
-    return services.promotion.pipeline(me, service)
+    """The revision in force, with the numbers of the revisions pending review."""
+    return services.pipelines.pipeline(me, service)
 
 
 @router.post("/releases", status_code=201, tags=["releases"])
