@@ -1,10 +1,11 @@
 """Control-plane commands: they talk to a relgate server over its REST API.
 
-login, token, apply, release, evidence, gates, promote, approve, reject,
-rollback, unpin, deploy, status, history, audit. Each takes ``--url`` and
-``--token`` (else RELGATE_URL / RELGATE_TOKEN, else the `relgate login` file)
-and ``--json`` to print the server's answer for machines. Exit codes: 0 ok,
-1 gate failed, conflict or a deployment that did not succeed, 2 bad input.
+login, token, release, evidence, gates, promote, approve, reject, rollback,
+unpin, deploy, status, history, audit (apply is in relgate.cli.pipelines).
+Each takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN, else
+the `relgate login` file) and ``--json`` to print the server's answer for
+machines. Exit codes: 0 ok, 1 gate failed, conflict or a deployment that did
+not succeed, 2 bad input.
 
 Only Typer is imported at module level: httpx, Rich and the manifest models
 are imported inside the commands, so ``relgate version`` stays fast.
@@ -318,41 +319,6 @@ def token_revoke(
         print_json(answer)
         return
     _out(escape(f"revoked token {name}"))
-
-
-# ---------------------------------------------------------------------------- pipelines
-
-
-@app.command("apply")
-def apply(
-    file: Annotated[
-        Path, typer.Option("--file", "-f", help="The relgate.yaml declaring the pipeline.")
-    ] = Path("relgate.yaml"),
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Validate relgate.yaml here, then store it on the server as the service's pipeline.
-
-    Errors name the file, line and field (exit 2) and nothing is sent. Applying
-    an unchanged file creates no new revision.
-    """
-    from relgate.cli.output import escape, print_json
-    from relgate.manifest.pipeline import load_pipeline
-
-    pipeline = load_pipeline(file)
-    with _client(url, token) as client:
-        answer = client.post(
-            "/api/v1/pipelines", json={"source": pipeline.source, "file": str(file)}
-        )
-    if json_output:
-        print_json(answer)
-        return
-    if answer.get("changed"):
-        envs = " -> ".join(answer.get("environments") or [])
-        _out(escape(f"applied {answer['service']} pipeline revision {answer['revision']}: {envs}"))
-    else:
-        _out(escape(f"{answer['service']} pipeline unchanged (revision {answer['revision']})"))
 
 
 # ---------------------------------------------------------------------------- releases

@@ -46,8 +46,11 @@ _COMMAND_MODULES = {
     "serve": "server",
     "db": "server",
     "flags": "flags",
+    "apply": "pipelines",
+    "pipeline": "pipelines",
+    "deployers": "pipelines",
 }
-_ALL_MODULES = ("versioning", "server", "control", "flags")
+_ALL_MODULES = ("versioning", "server", "control", "flags", "pipelines")
 
 
 def _register(argv: list[str]) -> None:

@@ -72,7 +72,19 @@ def test_apply_stores_a_revision_and_an_unchanged_file_stores_none(
     assert first.returncode == 0, first.stderr
     assert "applied cart pipeline revision 1: dev -> staging" in first.stdout
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout) == {"service": "cart", "revision": 1, "changed": False}
+    assert json.loads(again.stdout) == {
+        "service": "cart",
+        "revision": 1,
+        "changed": False,
+        "status": "active",
+        "in_force": 1,
+        "created": False,
+        "environments": [],
+        "weakens": [],
+        "tightens": [],
+        "superseded": [],
+        "message": "cart pipeline unchanged (revision 1)",
+    }
 
 
 def test_a_version_bound_to_one_digest_cannot_be_rebound_to_another(

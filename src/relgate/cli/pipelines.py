@@ -1,0 +1,422 @@
+"""Pipeline commands: apply relgate.yaml, review revisions that weaken protection, deployers.
+
+``relgate apply`` stores the pipeline; a revision that weakens a protected
+environment, applied by a token that is not an admin's, is pending: the command
+prints what it weakens and exits 1, and the rules in force stay.
+``relgate pipeline pending|show|approve|reject`` review such revisions (approver
+role; not the applier, not the author). ``relgate deployers add|list|show|remove``
+manage the deployers a protected environment may use (admin).
+
+Only Typer is imported at module level (see relgate.cli.control).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from relgate.cli.main import app
+from relgate.cli.options import JsonOption, TokenOption, UrlOption
+from relgate.cli.options import client as _client
+from relgate.cli.options import say as _out
+from relgate.cli.options import segment as _seg
+from relgate.cli.options import when as _when
+from relgate.errors import BadInput
+
+pipeline_app = typer.Typer(
+    help="Review pipeline revisions that weaken a protected environment.", no_args_is_help=True
+)
+deployers_app = typer.Typer(
+    help="Deployers registered on the server, which protected environments use (admin).",
+    no_args_is_help=True,
+)
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(deployers_app, name="deployers")
+
+ServiceArgument = Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")]
+RevisionArgument = Annotated[
+    int, typer.Argument(metavar="REVISION", min=1, help="The pipeline revision.")
+]
+CommentOption = Annotated[str, typer.Option("--comment", help="Why, for the audit.")]
+
+
+def _git_author(file: Path) -> str | None:
+    """Return ``Name <email>`` of the last commit that changed ``file``, or None outside git."""
+    folder = file.resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%an <%ae>", "--", file.resolve().name],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    author = done.stdout.strip()
+    return author if done.returncode == 0 and author else None
+
+
+def _print_changes(changes: list[dict[str, str]], mark: str) -> None:
+    from relgate.cli.output import escape
+
+    for change in changes:
+        _out(f"  {mark} " + escape(change["message"]))
+
+
+@app.command("apply")
+def apply(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="The relgate.yaml declaring the pipeline.")
+    ] = Path("relgate.yaml"),
+    author: Annotated[
+        str | None,
+        typer.Option(
+            "--author",
+            help="Who wrote the change (they may not approve it); default: the author of the "
+            "last git commit that changed the file.",
+            show_default=False,
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate relgate.yaml here, then store it on the server as the service's pipeline.
+
+    Errors name the file, line and field (exit 2) and nothing is sent. Applying
+    an unchanged file creates no new revision. A change that weakens a
+    protected environment, from a token that is not an admin's, is stored as
+    pending review: what it weakens is printed and the command exits 1.
+    """
+    from relgate.cli.output import escape, info, print_json
+    from relgate.manifest.pipeline import load_pipeline
+
+    pipeline = load_pipeline(file)
+    body = {"source": pipeline.source, "file": str(file), "author": author or _git_author(file)}
+    with _client(url, token) as client:
+        answer: dict[str, Any] = client.post("/api/v1/pipelines", json=body)
+    pending = answer.get("status") == "pending"
+    if json_output:
+        print_json(answer)
+        if pending:
+            raise typer.Exit(1)
+        return
+    for revision in answer.get("superseded") or []:
+        _out(escape(f"pending revision {revision} of {answer['service']} is superseded"))
+    if pending:
+        _out(escape(f"revision {answer['revision']} weakens protection:"))
+        _print_changes(answer.get("weakens") or [], "-")
+        if answer.get("tightens"):
+            _out("and tightens:")
+            _print_changes(answer["tightens"], "+")
+        info(f"[red]pending:[/red] {escape(answer['message'])}")
+        raise typer.Exit(1)
+    _out(escape(answer.get("message") or f"applied revision {answer['revision']}"))
+    if answer.get("changed") and answer.get("weakens"):
+        _out("it weakens protection (recorded in the audit trail):")
+        _print_changes(answer["weakens"], "-")
+    if answer.get("changed") and answer.get("tightens"):
+        _out("it tightens protection:")
+        _print_changes(answer["tightens"], "+")
+
+
+# ---------------------------------------------------------------------------- review
+
+
+def _print_revision(revision: dict[str, Any]) -> None:
+    from relgate.cli.output import escape
+
+    line = (
+        f"{revision['service']} revision {revision['revision']}: {revision['status']}, applied by "
+        f"{revision['applied_by']} at {_when(revision.get('applied_at'))}"
+    )
+    if revision.get("author"):
+        line += f", written by {revision['author']}"
+    _out(escape(line))
+    if revision.get("reviewed_by"):
+        comment = revision.get("review_comment") or ""
+        _out(
+            escape(f"  reviewed by {revision['reviewed_by']}" + (f": {comment}" if comment else ""))
+        )
+    if revision.get("weakens"):
+        _out("  weakens:")
+        _print_changes(revision["weakens"], "  -")
+    if revision.get("tightens"):
+        _out("  tightens:")
+        _print_changes(revision["tightens"], "  +")
+
+
+@pipeline_app.command("pending")
+def pending(
+    service: Annotated[
+        str | None, typer.Argument(metavar="[SERVICE]", help="Only this service.")
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the revisions waiting for an approver, with what each weakens."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        revisions = client.get("/api/v1/pipelines/pending", params={"service": service})
+    if json_output:
+        print_json(revisions)
+        return
+    if not revisions:
+        _out("no pipeline revision waits for review")
+        return
+    for revision in revisions:
+        _print_revision(revision)
+        _out(
+            escape(
+                f"  in force: revision {revision.get('in_force')}; approve with "
+                f"`relgate pipeline approve {revision['service']} {revision['revision']}`"
+            )
+        )
+
+
+@pipeline_app.command("show")
+def show(
+    service: ServiceArgument,
+    revision: RevisionArgument,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one revision: its status, review, what it weakens and tightens, and its source."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        answer = client.get(f"/api/v1/services/{_seg(service)}/pipeline/revisions/{revision}")
+    if json_output:
+        print_json(answer)
+        return
+    _print_revision(answer)
+    _out(escape(answer.get("source") or ""))
+
+
+def _decide(
+    service: str, revision: int, decision: str, comment: str, url: str | None, token: str | None
+) -> dict[str, Any]:
+    path = f"/api/v1/services/{_seg(service)}/pipeline/revisions/{revision}/{decision}"
+    with _client(url, token) as client:
+        answer: dict[str, Any] = client.post(path, json={"comment": comment})
+    return answer
+
+
+@pipeline_app.command("approve")
+def approve(
+    service: ServiceArgument,
+    revision: RevisionArgument,
+    comment: CommentOption = "",
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a pending revision: it takes effect (approver; not its applier or author)."""
+    from relgate.cli.output import escape, print_json
+
+    answer = _decide(service, revision, "approve", comment, url, token)
+    if json_output:
+        print_json(answer)
+        return
+    _out(escape(f"approved {service} pipeline revision {revision}: it is in force now"))
+
+
+@pipeline_app.command("reject")
+def reject(
+    service: ServiceArgument,
+    revision: RevisionArgument,
+    comment: CommentOption = "",
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reject a pending revision: the revision in force stays (approver)."""
+    from relgate.cli.output import escape, print_json
+
+    answer = _decide(service, revision, "reject", comment, url, token)
+    if json_output:
+        print_json(answer)
+        return
+    _out(
+        escape(
+            f"rejected {service} pipeline revision {revision}; "
+            f"revision {answer.get('in_force')} stays in force"
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- deployers
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise BadInput(f"{option} {value!r}: give NAME=VALUE")
+        out[name] = rest
+    return out
+
+
+@deployers_app.command("add")
+def deployers_add(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="relgate.yaml says {ref: NAME}.")],
+    command: Annotated[
+        str, typer.Option("--command", help="The deploy command, run by /bin/sh -c.")
+    ],
+    kind: Annotated[str, typer.Option("--type", help="The kind of deployer: command.")] = "command",
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.001, help="Seconds before the deploy command fails.")
+    ] = 300,
+    verify_command: Annotated[
+        str | None,
+        typer.Option(
+            "--verify-command",
+            help="Run after a deploy when the environment has no `verify:` of its own.",
+            show_default=False,
+        ),
+    ] = None,
+    verify_timeout: Annotated[
+        float, typer.Option("--verify-timeout", min=0.001, help="Seconds for the verify command.")
+    ] = 60,
+    cwd: Annotated[
+        str | None,
+        typer.Option("--cwd", help="Working folder, relative to the server's.", show_default=False),
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="NAME=VALUE set for the commands (repeat).")
+    ] = None,
+    env_allow: Annotated[
+        list[str] | None,
+        typer.Option("--env-allow", help="A variable of the server passed on by name (repeat)."),
+    ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option("--secret", help="NAME=VALUE held by the server, never shown (repeat)."),
+    ] = None,
+    secret_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret-env",
+            help="NAME=SERVERVAR: NAME gets the value of the server's SERVERVAR (repeat).",
+        ),
+    ] = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register a deployer on the server (admin); protected environments deploy only with one."""
+    from relgate.cli.output import escape, print_json
+
+    body = {
+        "name": name,
+        "type": kind,
+        "command": command,
+        "timeout_seconds": timeout,
+        "verify_command": verify_command,
+        "verify_timeout_seconds": verify_timeout,
+        "cwd": cwd,
+        "env": _pairs(env or [], "--env"),
+        "env_allow": env_allow or [],
+        "secrets": _pairs(secret or [], "--secret"),
+        "secret_env": _pairs(secret_env or [], "--secret-env"),
+    }
+    with _client(url, token) as client:
+        answer = client.post("/api/v1/deployers", json=body)
+    if json_output:
+        print_json(answer)
+        return
+    _out(escape(f"registered deployer {name}: relgate.yaml uses it as `deployer: {{ref: {name}}}`"))
+
+
+@deployers_app.command("list")
+def deployers_list(
+    url: UrlOption = None, token: TokenOption = None, json_output: JsonOption = False
+) -> None:
+    """List the registered deployers (secret names only)."""
+    from relgate.cli.output import print_json, print_table, table
+
+    with _client(url, token) as client:
+        deployers = client.get("/api/v1/deployers")
+    if json_output:
+        print_json(deployers)
+        return
+    if not deployers:
+        _out("no deployers registered: `relgate deployers add NAME --command ...`")
+        return
+    print_table(
+        table(
+            ["name", "command", "verify", "env allowed", "secrets", "source"],
+            [
+                [
+                    d["name"],
+                    _command(d.get("command")),
+                    _command(d.get("verify_command")),
+                    ", ".join(d.get("env_allow") or []) or "-",
+                    ", ".join([*(d.get("secrets") or []), *(d.get("secret_env") or {})]) or "-",
+                    d.get("source", "-"),
+                ]
+                for d in deployers
+            ],
+        )
+    )
+
+
+def _command(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else " ".join(value)
+
+
+@deployers_app.command("show")
+def deployers_show(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one registered deployer (secret names, never their values)."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        answer = client.get(f"/api/v1/deployers/{_seg(name)}")
+    if json_output:
+        print_json(answer)
+        return
+    for key in ("name", "type", "command", "timeout_seconds", "verify_command", "cwd", "source"):
+        value = answer.get(key)
+        shown = _command(value) if key.endswith("command") else ("-" if value is None else value)
+        _out(escape(f"{key}: {shown}"))
+    _out(
+        escape(f"env: {', '.join(f'{k}={v}' for k, v in (answer.get('env') or {}).items()) or '-'}")
+    )
+    _out(escape(f"env_allow: {', '.join(answer.get('env_allow') or []) or '-'}"))
+    _out(escape(f"secrets: {', '.join(answer.get('secrets') or []) or '-'}"))
+    secret_env = answer.get("secret_env") or {}
+    _out(escape(f"secret_env: {', '.join(f'{k} from {v}' for k, v in secret_env.items()) or '-'}"))
+
+
+@deployers_app.command("remove")
+def deployers_remove(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove a registered deployer; pipelines naming it fail their next deployment there."""
+    from relgate.cli.output import escape, print_json
+
+    with _client(url, token) as client:
+        answer = client.delete(f"/api/v1/deployers/{_seg(name)}")
+    if json_output:
+        print_json(answer)
+        return
+    _out(escape(f"removed deployer {name}"))
