@@ -104,12 +104,17 @@ def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
     """Drop the parts pydantic adds for unions (a discriminator's value, validator names)."""
     path: Loc = ()
     node = data
-    for part in loc:
+    for index, part in enumerate(loc):
         candidate = (*path, part)
         if isinstance(part, str):
             # a discriminated union puts the tag's value in the path; it may equal a key
             if isinstance(node, dict) and node.get("type") == part:
                 continue
+            # `deployer: {ref: NAME}` is the member tagged "ref" (relgate.deploy.config),
+            # always followed by the field that failed
+            if isinstance(node, dict) and part == "ref" and "type" not in node and "ref" in node:
+                if index + 1 < len(loc):
+                    continue
             if candidate not in lines and (part.startswith("function-") or "[" in part):
                 continue
         path = candidate

@@ -1,0 +1,89 @@
+"""A deployer registered on the server: what it shows, and the command spec it stands for."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from relgate.deploy.registered import RegisteredDeployer
+from relgate.errors import BadInput
+
+
+def definition(**fields: object) -> RegisteredDeployer:
+    return RegisteredDeployer.model_validate(
+        {"name": "payments-prod", "command": "./deploy.sh", **fields}
+    )
+
+
+def test_its_public_view_names_secrets_but_never_shows_their_values() -> None:
+    registered = definition(secrets={"API_TOKEN": "s3cret", "DB_PASSWORD": "hunter2"})
+
+    public = registered.public()
+
+    assert public["secrets"] == ["API_TOKEN", "DB_PASSWORD"]
+    assert "s3cret" not in repr(public) + repr(registered)
+    assert "hunter2" not in repr(public) + repr(registered)
+
+
+def test_it_stands_for_a_command_spec_with_its_allow_list_and_secrets() -> None:
+    registered = definition(
+        timeout_seconds=30,
+        env={"REGION": "eu-west-1"},
+        env_allow=["KUBECONFIG"],
+        secrets={"API_TOKEN": "s3cret"},
+        secret_env={"DEPLOY_KEY": "RELGATE_DEMO_KEY"},
+        verify_command=["./smoke.sh", "--quick"],
+    )
+
+    spec = registered.deployer_spec({"RELGATE_DEMO_KEY": "from-the-server"})
+    verify = registered.verify_spec({"RELGATE_DEMO_KEY": "from-the-server"})
+
+    assert (spec.command, spec.timeout_seconds, spec.env) == (
+        "./deploy.sh",
+        30,
+        {"REGION": "eu-west-1"},
+    )
+    assert spec.env_allow == ["KUBECONFIG"]
+    assert spec.secrets == {"API_TOKEN": "s3cret", "DEPLOY_KEY": "from-the-server"}
+    assert verify is not None
+    assert (verify.command, verify.timeout_seconds) == (["./smoke.sh", "--quick"], 60)
+    assert verify.secrets == spec.secrets
+
+
+def test_without_a_verify_command_it_has_no_verifier() -> None:
+    assert definition().verify_spec({}) is None
+
+
+def test_a_secret_from_an_unset_server_variable_is_a_clear_error() -> None:
+    registered = definition(secret_env={"DEPLOY_KEY": "DEPLOY_KEY_OF_THE_SERVER"})
+
+    with pytest.raises(BadInput) as caught:
+        registered.deployer_spec({})
+
+    assert str(caught.value) == (
+        "deployer 'payments-prod': secret DEPLOY_KEY comes from the server's variable "
+        "DEPLOY_KEY_OF_THE_SERVER, which is not set where relgate runs"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"name": "Payments Prod"}, "must be lowercase letters"),
+        ({"command": "  "}, "must not be empty"),
+        ({"env_allow": ["BAD-NAME"]}, "env_allow: 'BAD-NAME' is not a valid environment variable"),
+        ({"secrets": {"RELGATE_VERSION": "x"}}, "secrets: RELGATE_VERSION is set by relgate"),
+        (
+            {"secrets": {"TOKEN": "x"}, "secret_env": {"TOKEN": "SERVER_TOKEN"}},
+            "TOKEN is given both as a secret and as a secret_env",
+        ),
+        ({"type": "gitops"}, "Input should be 'command'"),
+    ],
+)
+def test_an_invalid_definition_is_refused_naming_what_is_wrong(
+    fields: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        definition(**fields)
+
+    assert expected in str(caught.value)
