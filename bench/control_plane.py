@@ -116,6 +116,9 @@ def pipeline_yaml(service: str, names: Sequence[str], deploy_command: str | None
     for position, name in enumerate(names):
         lines.append(f"  - name: {name}")
         if deploy_command is not None and name == bench_env(names):
+            if position == len(names) - 1:
+                # a lone environment is the last one: protected unless it says not
+                lines.append("    protected: false")
             lines += [
                 "    deployer:",
                 "      type: command",

@@ -112,9 +112,9 @@ def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
                 continue
             # `deployer: {ref: NAME}` is the member tagged "ref" (relgate.deploy.config),
             # always followed by the field that failed
-            if isinstance(node, dict) and part == "ref" and "type" not in node and "ref" in node:
-                if index + 1 < len(loc):
-                    continue
+            tagged_ref = part == "ref" and index + 1 < len(loc)
+            if tagged_ref and isinstance(node, dict) and "type" not in node and "ref" in node:
+                continue
             if candidate not in lines and (part.startswith("function-") or "[" in part):
                 continue
         path = candidate

@@ -28,10 +28,10 @@ from sqlalchemy import select, update
 from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role
 from relgate.clock import Clock
-from relgate.deploy.config import DeployerRef, DeployerSpec, VerifySpec
+from relgate.deploy.config import CommandVerifySpec, DeployerRef, DeployerSpec, VerifySpec
 from relgate.deploy.factory import build_deployer, build_verifier
 from relgate.deploy.ports import DeployRequest, StepOutcome
-from relgate.errors import Conflict, NotFound, RelgateError
+from relgate.errors import Conflict, Forbidden, NotFound, RelgateError
 from relgate.promotion.deployers import DeployerService
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
@@ -269,7 +269,12 @@ class Worker:
         """
         if env_spec is None:
             return None, None
+        if env_spec.protected and isinstance(env_spec.verify, CommandVerifySpec):
+            raise Forbidden(_OWN_COMMAND.format(env=env_spec.name, what="verify command"))
         if not isinstance(env_spec.deployer, DeployerRef):
+            if env_spec.protected and env_spec.deployer is not None:
+                # a pipeline stored before protection existed: fail closed, never run it
+                raise Forbidden(_OWN_COMMAND.format(env=env_spec.name, what="deploy command"))
             return env_spec.deployer, env_spec.verify
         name = env_spec.deployer.ref
         definition = self._deployers.resolve(name) if self._deployers is not None else None
@@ -467,6 +472,11 @@ class Worker:
 
 
 _ROLLBACK_KINDS = (DeploymentKind.ROLLBACK.value, DeploymentKind.AUTO_ROLLBACK.value)
+_OWN_COMMAND = (
+    "{env} is protected and its pipeline brings a {what} of its own, which relgate does not "
+    "run there: register a deployer (`relgate deployers add NAME ...`), name it in relgate.yaml "
+    "as `deployer: {{ref: NAME}}` and apply it"
+)
 
 
 class _Heartbeat:

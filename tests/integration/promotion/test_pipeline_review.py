@@ -16,7 +16,8 @@ from relgate.clock import FixedClock
 from relgate.config import Settings
 from relgate.deploy.registered import RegisteredDeployer
 from relgate.errors import Conflict, Forbidden, InvalidConfig, NotFound
-from relgate.manifest.pipeline import parse_pipeline
+from relgate.manifest.pipeline import ServicePipeline, parse_pipeline
+from relgate.promotion.pipeline import PipelineSpec
 from relgate.promotion.pipelines import ApplyResult
 
 ADMIN = Principal("admin", Role.ADMIN)
@@ -304,3 +305,35 @@ def test_only_an_admin_manages_deployers_and_secrets_are_never_shown(
     assert str(unknown.value) == (
         "no deployer 'nope' is registered (there are: shop-production, with-secret)"
     )
+
+
+def test_a_protected_environment_stored_with_its_own_command_is_never_run(
+    services: Services, tmp_path: Path
+) -> None:
+    # as a pipeline applied before protected environments existed: never validated by them
+    marker = tmp_path / "ran"
+    legacy = PipelineSpec.model_validate(
+        {
+            "environments": [
+                {"name": "staging"},
+                {
+                    "name": "production",
+                    "deployer": {"type": "command", "command": f"touch {marker}"},
+                },
+            ]
+        }
+    )
+    services.pipelines.apply(ADMIN, ServicePipeline(service="shop", pipeline=legacy, source="x"))
+    services.releases.create(CI, service="shop", version="1.0.0", artifact=f"reg/shop@{DIGEST}")
+
+    services.promotion.promote(CI, "shop", "1.0.0", "production")
+    drain(services)
+
+    failed = services.promotion.history(CI, "shop", "production")[0]
+    assert failed.state == "failed"
+    assert failed.outcome == (
+        "production is protected and its pipeline brings a deploy command of its own, which "
+        "relgate does not run there: register a deployer (`relgate deployers add NAME ...`), "
+        "name it in relgate.yaml as `deployer: {ref: NAME}` and apply it"
+    )
+    assert not marker.exists()
