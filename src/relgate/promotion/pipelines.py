@@ -47,7 +47,7 @@ class PipelineRevision:
 
     service: str
     revision: int
-    status: str
+    status: RevisionStatus
     applied_by: str
     applied_at: datetime
     author: str | None
@@ -67,7 +67,7 @@ class ApplyResult:
     service: str
     revision: int
     changed: bool
-    status: str
+    status: RevisionStatus
     in_force: int
     created: bool = False
     environments: list[str] = field(default_factory=list)
@@ -128,7 +128,7 @@ class PipelineService:
                     service=svc.name,
                     revision=in_force.revision,
                     changed=False,
-                    status=RevisionStatus.ACTIVE.value,
+                    status=RevisionStatus.ACTIVE,
                     in_force=in_force.revision,
                     superseded=superseded,
                     message=f"{svc.name} pipeline unchanged (revision {in_force.revision})",
@@ -142,7 +142,7 @@ class PipelineService:
                     service=svc.name,
                     revision=same.revision,
                     changed=False,
-                    status=RevisionStatus.PENDING.value,
+                    status=RevisionStatus.PENDING,
                     in_force=in_force.revision,
                     weakens=changes.get("weakens", []),
                     tightens=changes.get("tightens", []),
@@ -206,7 +206,7 @@ class PipelineService:
                 service=svc.name,
                 revision=revision,
                 changed=True,
-                status=status.value,
+                status=status,
                 in_force=revision
                 if status is RevisionStatus.ACTIVE
                 else (in_force.revision if in_force else 0),
@@ -524,7 +524,7 @@ def _view(
     return PipelineRevision(
         service=service,
         revision=row.revision,
-        status=row.status,
+        status=RevisionStatus(row.status),
         applied_by=row.applied_by,
         applied_at=as_utc(row.applied_at),
         author=row.author,

@@ -107,3 +107,51 @@ def test_the_upgrade_to_0004_copies_release_versions_onto_environments_and_deplo
         assert tuple(row) == ("1.2.3", "1.2.3", None)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime
+
+    from relgate.store import db
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("empty_postgres")
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(engine, "0004")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
+                {"n": now},
+            )
+            for revision in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO pipelines (service_id, revision, spec, source, source_sha256,"
+                        " applied_by, applied_at) VALUES (1, :r, '{}', 'x', 'd', 'ci', :n)"
+                    ),
+                    {"r": revision, "n": now},
+                )
+        db.upgrade(engine, "0006")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT revision, status, reviewed_by FROM pipelines ORDER BY revision")
+            ).all()
+            deployers = conn.execute(text("SELECT count(*) FROM deployers")).scalar()
+        assert [tuple(row) for row in rows] == [(1, "active", None), (2, "active", None)]
+        assert deployers == 0
+        from alembic import command
+
+        with engine.begin() as conn:  # and back
+            command.downgrade(db._alembic_config(conn), "0004")
+        with engine.connect() as conn:
+            columns = conn.execute(text("SELECT * FROM pipelines")).keys()
+        assert "status" not in columns
+    finally:
+        engine.dispose()

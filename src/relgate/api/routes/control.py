@@ -18,7 +18,7 @@ from relgate.api.schemas import (
 )
 from relgate.auth.model import Action
 from relgate.manifest.pipeline import parse_pipeline
-from relgate.promotion.pipelines import ApplyResult
+from relgate.promotion.pipelines import ApplyResult, RevisionStatus
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck
 from relgate.releases.model import Release
 from relgate.releases.service import Evidence
@@ -38,7 +38,7 @@ def apply_pipeline(
     result = services.pipelines.apply(
         me, parse_pipeline(body.source, body.file), author=body.author
     )
-    if result.status == "pending":
+    if result.status is RevisionStatus.PENDING:
         response.status_code = 202
     elif not result.changed:
         response.status_code = 200
