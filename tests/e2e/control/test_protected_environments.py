@@ -31,9 +31,9 @@ Tokens = dict[str, str]
 
 @pytest.fixture(scope="module")
 def tokens(relgate_server: RelgateServer) -> Tokens:
-    """Tokens by name: admin; carol (ci) and Carol (approver), one person; erin (approver)."""
+    """Tokens by name: admin; pat (ci) and Pat (approver), one person; quinn (approver)."""
     made = {"admin": relgate_server[1]}
-    for name, role in (("carol", "ci"), ("Carol", "approver"), ("erin", "approver")):
+    for name, role in (("pat", "ci"), ("Pat", "approver"), ("quinn", "approver")):
         created = api(relgate_server, "POST", "/api/v1/tokens", json={"name": name, "role": role})
         made[name] = created["token"]
     return made
@@ -69,23 +69,29 @@ def _service(server: RelgateServer, tokens: Tokens, folder: Path, service: str) 
     assert code == 0, err
     artifact = f"registry.example.com/{service}@{DIGEST}"
     body = {"service": service, "version": "1.0.0", "artifact": artifact, "author": "dora"}
-    api(server, "POST", "/api/v1/releases", token=tokens["carol"], json=body)
-    assert deploy(server, tokens["carol"], service, "1.0.0", "dev")["state"] == "succeeded"
+    api(server, "POST", "/api/v1/releases", token=tokens["pat"], json=body)
+    assert deploy(server, tokens["pat"], service, "1.0.0", "dev")["state"] == "succeeded"
 
 
 def test_a_ci_token_removing_the_production_approval_gets_a_pending_revision_and_the_gate_holds(
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     url = relgate_server[0]
-    _service(relgate_server, tokens, tmp_path, "vault")
-    weaker = PIPELINE.format(service="vault", gates="      - type: verified_in\n")
+    _service(relgate_server, tokens, tmp_path, "guarded-vault")
+    weaker = PIPELINE.format(service="guarded-vault", gates="      - type: verified_in\n")
 
-    code, out, err = _apply(relgate_server, tokens["carol"], tmp_path, weaker)
-    again_code, again_out, _ = _apply(relgate_server, tokens["carol"], tmp_path, weaker, "--json")
+    code, out, err = _apply(relgate_server, tokens["pat"], tmp_path, weaker)
+    again_code, again_out, _ = _apply(relgate_server, tokens["pat"], tmp_path, weaker, "--json")
     promoted = run_cli(
-        "promote", "vault@1.0.0", "--to", "production", "--json", url=url, token=tokens["carol"]
+        "promote",
+        "guarded-vault@1.0.0",
+        "--to",
+        "production",
+        "--json",
+        url=url,
+        token=tokens["pat"],
     )
-    pending = run_cli("pipeline", "pending", "vault", url=url, token=tokens["erin"])
+    pending = run_cli("pipeline", "pending", "guarded-vault", url=url, token=tokens["quinn"])
 
     assert code == 1
     assert out.splitlines()[:2] == [
@@ -93,8 +99,8 @@ def test_a_ci_token_removing_the_production_approval_gets_a_pending_revision_and
         "  - production no longer needs an approval (the approval gate needing 1 approval is "
         "removed)",
     ]
-    assert "pending: vault pipeline revision 2 weakens a protected environment" in err
-    assert "relgate pipeline approve vault 2" in err
+    assert "pending: guarded-vault pipeline revision 2 weakens a protected environment" in err
+    assert "relgate pipeline approve guarded-vault 2" in err
     answer = json.loads(again_out)
     assert again_code == 1
     assert (answer["status"], answer["revision"], answer["in_force"]) == ("pending", 2, 1)
@@ -109,7 +115,7 @@ def test_a_ci_token_removing_the_production_approval_gets_a_pending_revision_and
     assert promoted.returncode == 0, promoted.stderr
     assert json.loads(promoted.stdout)["state"] == "waiting_for_approval"
     assert pending.returncode == 0, pending.stderr
-    assert "vault revision 2: pending, applied by carol" in pending.stdout
+    assert "guarded-vault revision 2: pending, applied by pat" in pending.stdout
     assert "in force: revision 1" in pending.stdout
     assert not (tmp_path / "prod.txt").exists()
 
@@ -118,27 +124,30 @@ def test_the_applier_cannot_approve_their_revision_and_another_approver_puts_it_
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     url = relgate_server[0]
-    _service(relgate_server, tokens, tmp_path, "ledger")
-    weaker = PIPELINE.format(service="ledger", gates="      - type: verified_in\n")
-    assert _apply(relgate_server, tokens["carol"], tmp_path, weaker)[0] == 1
+    _service(relgate_server, tokens, tmp_path, "guarded-ledger")
+    weaker = PIPELINE.format(service="guarded-ledger", gates="      - type: verified_in\n")
+    assert _apply(relgate_server, tokens["pat"], tmp_path, weaker)[0] == 1
 
-    own = run_cli("pipeline", "approve", "ledger", "2", url=url, token=tokens["Carol"])
+    own = run_cli("pipeline", "approve", "guarded-ledger", "2", url=url, token=tokens["Pat"])
     other = run_cli(
-        "pipeline", "approve", "ledger", "2", "--comment", "freeze lifted",
-        url=url, token=tokens["erin"],
+        "pipeline", "approve", "guarded-ledger", "2", "--comment", "freeze lifted",
+        url=url, token=tokens["quinn"],
     )  # fmt: skip
-    twice = run_cli("pipeline", "approve", "ledger", "2", url=url, token=tokens["erin"])
-    promoted = deploy(relgate_server, tokens["carol"], "ledger", "1.0.0", "production")
-    events = api(relgate_server, "GET", "/api/v1/audit", params={"subject": "service/ledger"})
+    twice = run_cli("pipeline", "approve", "guarded-ledger", "2", url=url, token=tokens["quinn"])
+    promoted = deploy(relgate_server, tokens["pat"], "guarded-ledger", "1.0.0", "production")
+    events = api(
+        relgate_server, "GET", "/api/v1/audit", params={"subject": "service/guarded-ledger"}
+    )
 
     assert own.returncode == 2
-    assert "Carol applied revision 2 of ledger and cannot approve it: another approver must" in (
-        own.stderr
+    assert (
+        "Pat applied revision 2 of guarded-ledger and cannot approve it: another approver must"
+        in (own.stderr)
     )
     assert other.returncode == 0, other.stderr
-    assert "approved ledger pipeline revision 2: it is in force now" in other.stdout
+    assert "approved guarded-ledger pipeline revision 2: it is in force now" in other.stdout
     assert twice.returncode == 1
-    assert "revision 2 of ledger was approved by erin" in twice.stderr
+    assert "revision 2 of guarded-ledger was approved by quinn" in twice.stderr
     # the new rules are in force: production no longer waits for an approval
     assert promoted["state"] == "succeeded"
     assert (tmp_path / "prod.txt").read_text() == "1.0.0\n"
@@ -152,24 +161,27 @@ def test_the_applier_cannot_approve_their_revision_and_another_approver_puts_it_
 def test_tightening_and_reformatting_apply_at_once(
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
-    _service(relgate_server, tokens, tmp_path, "mint")
+    _service(relgate_server, tokens, tmp_path, "guarded-mint")
     stricter = GATES.replace("count: 1", "count: 2")
     reordered = "      - {count: 2, type: approval}\n      - {type: verified_in}\n"
 
     tightened = _apply(
-        relgate_server, tokens["carol"], tmp_path, PIPELINE.format(service="mint", gates=stricter)
+        relgate_server,
+        tokens["pat"],
+        tmp_path,
+        PIPELINE.format(service="guarded-mint", gates=stricter),
     )
     reformatted = _apply(
         relgate_server,
-        tokens["carol"],
+        tokens["pat"],
         tmp_path,
-        "# reordered\n" + PIPELINE.format(service="mint", gates=reordered),
+        "# reordered\n" + PIPELINE.format(service="guarded-mint", gates=reordered),
         "--json",
     )
 
     assert tightened[0] == 0, tightened[2]
     assert tightened[1].splitlines() == [
-        "applied mint pipeline revision 2: dev -> production",
+        "applied guarded-mint pipeline revision 2: dev -> production",
         "it tightens protection:",
         "  + production approvals needed raised from 1 to 2",
     ]
@@ -187,12 +199,12 @@ def test_a_relgate_yaml_with_its_own_command_for_production_is_refused(
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     text = (
-        "service: rogue\nenvironments:\n  - name: dev\n  - name: production\n"
+        "service: guarded-rogue\nenvironments:\n  - name: dev\n  - name: production\n"
         "    deployer: {type: command, command: 'env > /tmp/stolen'}\n"
     )
 
     code, _, err = _apply(relgate_server, tokens["admin"], tmp_path, text)
-    through_api = run_cli("status", "rogue", url=relgate_server[0], token=tokens["admin"])
+    through_api = run_cli("status", "guarded-rogue", url=relgate_server[0], token=tokens["admin"])
 
     assert code == 2
     assert err.startswith(
@@ -207,21 +219,21 @@ def test_a_registered_deployer_runs_and_only_an_admin_sees_it_without_its_secret
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     url = relgate_server[0]
-    _service(relgate_server, tokens, tmp_path, "atlas")
+    _service(relgate_server, tokens, tmp_path, "guarded-atlas")
 
-    shown = run_cli("deployers", "show", "atlas-prod", url=url, token=tokens["admin"])
+    shown = run_cli("deployers", "show", "guarded-atlas-prod", url=url, token=tokens["admin"])
     listed = run_cli("deployers", "list", "--json", url=url, token=tokens["admin"])
-    by_ci = run_cli("deployers", "list", url=url, token=tokens["carol"])
+    by_ci = run_cli("deployers", "list", url=url, token=tokens["pat"])
     waiting = api(
         relgate_server,
         "POST",
         "/api/v1/deployments",
-        token=tokens["carol"],
-        json={"service": "atlas", "version": "1.0.0", "environment": "production"},
+        token=tokens["pat"],
+        json={"service": "guarded-atlas", "version": "1.0.0", "environment": "production"},
     )
     approved = run_cli(
-        "approve", "atlas@1.0.0", "--env", "production", "--wait", "--timeout", "60",
-        url=url, token=tokens["erin"],
+        "approve", "guarded-atlas@1.0.0", "--env", "production", "--wait", "--timeout", "60",
+        url=url, token=tokens["quinn"],
     )  # fmt: skip
     logs = run_cli("deploy", "logs", str(waiting["id"]), url=url, token=tokens["admin"])
 
@@ -229,11 +241,11 @@ def test_a_registered_deployer_runs_and_only_an_admin_sees_it_without_its_secret
     assert "env_allow: KUBECONFIG" in shown.stdout
     assert "secrets: API_TOKEN" in shown.stdout
     assert "s3cret" not in shown.stdout + listed.stdout
-    entry = next(d for d in json.loads(listed.stdout) if d["name"] == "atlas-prod")
+    entry = next(d for d in json.loads(listed.stdout) if d["name"] == "guarded-atlas-prod")
     assert (entry["secrets"], entry["source"]) == (["API_TOKEN"], "database")
     assert by_ci.returncode == 2
     assert "manage registered deployers needs the role admin" in by_ci.stderr
     assert approved.returncode == 0, approved.stdout + approved.stderr
     assert (tmp_path / "prod.txt").read_text() == "1.0.0\n"
-    assert "deployer: the registered deployer 'atlas-prod'" in logs.stdout
+    assert "deployer: the registered deployer 'guarded-atlas-prod'" in logs.stdout
     assert "deploying 1.0.0" in logs.stdout
