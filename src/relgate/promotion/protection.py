@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from relgate.deploy.config import DeployerRef
 from relgate.promotion.gates import (
     ApprovalGate,
     CoverageGate,
@@ -167,7 +168,13 @@ def _compare_environment(
         else:
             weakens(f"deployer changed from {_show(old.deployer)} to {_show(new.deployer)}")
     if _dump(old.verify) != _dump(new.verify):
-        if old.verify is None:
+        if old.verify is None and isinstance(old.deployer, DeployerRef):
+            # without `verify:` the registered deployer's own verify command ran, if it has one
+            weakens(
+                f"verification changed from {_show(old.deployer)}'s verify command (if it has "
+                f"one) to {_show(new.verify)}"
+            )
+        elif old.verify is None:
             tightens(f"is now verified by {_show(new.verify)}")
         elif new.verify is None:
             weakens(f"is no longer verified (was {_show(old.verify)})")

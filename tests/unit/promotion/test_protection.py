@@ -310,6 +310,18 @@ def test_changing_or_removing_the_verifier_weakens_and_adding_one_tightens() -> 
         [],
     )
     assert changes(base(), before=removed) == (
+        [
+            "production verification changed from the registered deployer 'prod''s verify "
+            "command (if it has one) to an http check of http://127.0.0.1:8803/healthz"
+        ],
+        [],
+    )
+    with_command, checked = base(), base()
+    with_command["environments"][1]["protected"] = True
+    del with_command["environments"][1]["verify"]
+    del with_command["environments"][1]["deployer"]
+    del checked["environments"][1]["deployer"]
+    assert changes(checked, before=with_command) == (
         [],
         ["production is now verified by an http check of http://127.0.0.1:8803/healthz"],
     )
