@@ -92,7 +92,7 @@ def audit_events(
     subject: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> list[dict[str, Any]]:
-    me.require(Action.READ)
+    me.require(Action.READ, everywhere=True)  # events of every service and environment
     with services.uow() as uow:
         return [e.__dict__ for e in audit.events(uow, subject=subject, limit=limit)]
 
@@ -102,7 +102,7 @@ def audit_verify(
     services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
 ) -> dict[str, Any]:
     """Recompute the hash chain; report changed or deleted events."""
-    me.require(Action.READ)
+    me.require(Action.READ, everywhere=True)  # events of every service and environment
     with services.uow() as uow:
         report = audit.verify(uow, expect_head)
     return {
