@@ -1070,7 +1070,8 @@ def _duties(release: ReleaseRow, deployment: DeploymentRow, ref: str) -> Duties:
     co_authors = [t for p in release.co_authors or [] for t in (p.get("name"), p.get("email"))]
     return Duties(
         release=ref,
-        authors=tuple(t for t in (release.author, release.author_email, *co_authors) if t),
+        authors=tuple(t for t in (release.author, release.author_email) if t),
+        co_authors=tuple(t for t in co_authors if t),
         author_identities=tuple(release.author_identities or ()),
         requester=deployment.requested_by,
         requester_identity=deployment.requested_by_identity,
