@@ -227,7 +227,10 @@ class TokenService:
         if principal is not None:
             principal.require(Action.MANAGE_TOKENS, everywhere=True)
         with self._uow() as uow:
-            keys = dict(uow.session.execute(select(IdentityRow.id, IdentityRow.key)).tuples().all())
+            keys: dict[int, str] = {
+                row_id: key
+                for row_id, key in uow.session.execute(select(IdentityRow.id, IdentityRow.key))
+            }
             rows = uow.session.scalars(select(TokenRow).order_by(TokenRow.id)).all()
             return [_info(row, keys.get(row.identity_id or -1)) for row in rows]
 
