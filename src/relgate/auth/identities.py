@@ -139,12 +139,15 @@ def _add_names(session: Session, row: IdentityRow, kind: str, values: list[str])
     return added
 
 
-def principal_of(session: Session, token: TokenRow) -> Principal:
-    """Return the principal of a token row, filled from its identity."""
+def principal_of(
+    session: Session, token: TokenRow, identity: IdentityRow | None = None
+) -> Principal:
+    """Return the principal of a token row, filled from its identity (read when not given)."""
     emails: frozenset[str] = frozenset()
     aliases: frozenset[str] = frozenset()
     key = ""
-    identity = session.get(IdentityRow, token.identity_id) if token.identity_id else None
+    if identity is None and token.identity_id is not None:
+        identity = session.get(IdentityRow, token.identity_id)
     if identity is not None:
         key = identity.key
         names = session.execute(

@@ -99,12 +99,14 @@ class TokenService:
         if not token:
             raise Unauthorized("an API token is required: pass `Authorization: Bearer <token>`")
         with self._uow() as uow:
-            row = uow.session.scalar(
-                select(TokenRow).where(TokenRow.token_hash == hash_token(token))
-            )
-            if row is None or row.revoked_at is not None:
+            found = uow.session.execute(
+                select(TokenRow, IdentityRow)
+                .outerjoin(IdentityRow, IdentityRow.id == TokenRow.identity_id)
+                .where(TokenRow.token_hash == hash_token(token))
+            ).first()
+            if found is None or found[0].revoked_at is not None:
                 raise Unauthorized("the API token is unknown or revoked")
-            return identities.principal_of(uow.session, row)
+            return identities.principal_of(uow.session, found[0], found[1])
 
     def issue(
         self,

@@ -219,3 +219,42 @@ def test_the_last_admin_cannot_be_revoked_and_an_admin_can_be_recovered_on_the_s
     last = run_cli("token", "revoke", "rescue", url=url, token=secret)
     assert last.returncode == 1
     assert "'rescue' is the last admin token" in last.stderr
+
+
+def test_a_client_token_reads_only_the_flags_of_its_environment(
+    relgate_server: RelgateServer,
+) -> None:
+    url, _, _ = relgate_server
+    api(relgate_server, "POST", "/api/v1/flags", json={"key": "client-scope-banner"})
+    api(relgate_server, "POST", "/api/v1/flags/client-scope-banner/environments/production/enable")
+    dev_sdk = _token(relgate_server, "--name", "dev-sdk", "--role", "client", "--env", "dev")
+    ci = _token(relgate_server, "--name", "client-scope-ci", "--role", "ci")
+
+    def enabled(document: dict[str, object]) -> bool:
+        features = document["features"]
+        assert isinstance(features, list)
+        return next(f["enabled"] for f in features if f["name"] == "client-scope-banner")
+
+    headers = {"Authorization": dev_sdk}
+    first = httpx.get(f"{url}/api/client/features", headers=headers)
+    cached = httpx.get(f"{url}/api/client/features", headers=headers)  # the in-memory fast path
+    ofrep = httpx.post(
+        f"{url}/ofrep/v1/evaluate/flags/client-scope-banner",
+        headers=headers,
+        json={"context": {"targetingKey": "u1", "environment": "production"}},
+    )
+    by_ci = httpx.get(f"{url}/api/client/features", headers={"Authorization": ci})
+
+    assert first.status_code == cached.status_code == 200
+    assert enabled(first.json()) is False  # on in production only
+    assert enabled(cached.json()) is False
+    assert ofrep.status_code == 200
+    assert ofrep.json()["value"] is False  # the context cannot pick another environment
+    assert by_ci.status_code == 403
+    assert "needs a token with the role client" in by_ci.text
+    too_many = run_cli(
+        "token", "create", "--name", "two-env-sdk", "--role", "client",
+        "--env", "dev", "--env", "production", url=url, token=relgate_server[1],
+    )  # fmt: skip
+    assert too_many.returncode == 2
+    assert "exactly one environment" in too_many.stderr
