@@ -38,6 +38,7 @@ def admin_recover(
     from relgate.config import Settings
 
     settings = Settings.from_env()
+    _refuse_a_missing_sqlite_file(settings.database_url)
     check_schema(settings)
     services = build(settings)
     try:
@@ -50,3 +51,25 @@ def admin_recover(
         file=sys.stderr,
     )
     print(secret)
+
+
+def _refuse_a_missing_sqlite_file(url: str) -> None:
+    """Raise BadInput when ``url`` is a SQLite file that does not exist.
+
+    Recovering into a new, empty file would print a token no server knows.
+    """
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from relgate.errors import BadInput
+    from relgate.store.db import normalise_url
+
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    if parsed.database != ":memory:" and not Path(parsed.database).exists():
+        raise BadInput(
+            f"no relgate database at {parsed.database}: run this in the server's working "
+            "folder or set RELGATE_DATABASE_URL to the server's database"
+        )

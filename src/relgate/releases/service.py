@@ -14,7 +14,7 @@ from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict
-from relgate.releases.authorship import Person, check_person, parse_person
+from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
 from relgate.store import queries
 from relgate.store.tables import EvidenceRow, ReleaseRow, ServiceRow
@@ -106,7 +106,9 @@ class ReleaseService:
         # without a name or an email the caller is the author; an email alone names one
         default = principal.name if not author_email else ""
         main = check_person(author or default, author_email or "")
-        others = [parse_person(text) for text in co_authors]
+        if len(co_authors) > MAX_CO_AUTHORS:
+            raise BadInput(f"co_authors: at most {MAX_CO_AUTHORS} people, got {len(co_authors)}")
+        others = list(dict.fromkeys(parse_person(text) for text in co_authors))
         now = self._clock.now()
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
