@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relgate.audit import store as audit
@@ -108,8 +109,15 @@ def ensure(
     created = row is None
     if row is None:
         row = IdentityRow(key=key, name=name.strip(), kind=kind, created_at=at, created_by=actor)
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # another request created it between our read and write: use theirs
+            row = find(session, name)
+            if row is None:
+                raise Conflict(f"identity {key!r} changed meanwhile; try again") from None
+            created = False
     added = _add_names(session, row, "email", [check_email(e) for e in emails])
     added += _add_names(session, row, "alias", [check_name(a) for a in aliases])
     if created or added:
@@ -133,9 +141,14 @@ def _add_names(session: Session, row: IdentityRow, kind: str, values: list[str])
         if owner is not None and owner.id != row.id:
             raise Conflict(f"{kind} {value!r} belongs to the identity {owner.key!r} already")
         if owner is None:
-            session.add(IdentityNameRow(identity_id=row.id, kind=kind, value=value))
+            try:
+                with session.begin_nested():
+                    session.add(IdentityNameRow(identity_id=row.id, kind=kind, value=value))
+            except IntegrityError:
+                raise Conflict(
+                    f"{kind} {value!r} was given to another identity meanwhile"
+                ) from None
             added.append(f"{kind}:{value}")
-    session.flush()
     return added
 
 

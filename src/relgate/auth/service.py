@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from relgate.audit import store as audit
 from relgate.auth import identities
@@ -182,8 +183,11 @@ class TokenService:
                 services=scope.services,
                 environments=scope.environments,
             )
-            uow.session.add(row)
-            uow.session.flush()
+            try:
+                with uow.session.begin_nested():
+                    uow.session.add(row)
+            except IntegrityError:
+                raise Conflict(f"a token named {name!r} exists already") from None
             audit.append(
                 uow,
                 actor=actor,
