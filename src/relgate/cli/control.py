@@ -470,11 +470,16 @@ def release_show(
         ("artifact", "artifact"),
         ("commit", "commit"),
         ("author", "author"),
+        ("co-authors", "co_authors"),
         ("created", "created_at"),
         ("created by", "created_by"),
     ):
         if key is None:
             value = f"{found['service']}@{found['version']}"
+        elif key == "author" and found.get("author_email"):
+            value = f"{found.get('author') or ''} <{found['author_email']}>".strip()
+        elif key == "co_authors":
+            value = ", ".join(found.get(key) or []) or "-"
         elif key == "created_at":
             value = _when(found.get(key))
         else:

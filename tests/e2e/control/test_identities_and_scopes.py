@@ -151,6 +151,9 @@ def test_release_create_takes_the_authors_from_the_commit_and_a_co_author_cannot
     release = json.loads(created.stdout)
     assert (release["author"], release["author_email"]) == ("Grace G", "grace@example.com")
     assert release["co_authors"] == ["Heidi H <heidi@example.com>"]
+    shown = run_cli("release", "show", "git-shop@1.0.0", url=url, token=ci)
+    assert "author:      Grace G <grace@example.com>" in shown.stdout
+    assert "co-authors:  Heidi H <heidi@example.com>" in shown.stdout
 
     assert (
         run_cli("promote", "git-shop@1.0.0", "--to", "production", url=url, token=ci).returncode
