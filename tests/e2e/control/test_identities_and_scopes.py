@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.e2e.control.conftest import RelgateServer, api, cli_env, run_cli
+from tests.e2e.control.conftest import (
+    RelgateServer,
+    api,
+    cli_env,
+    run_cli,
+    start_server,
+    stop_server,
+)
 from tests.support.gitrepo import GitRepo
 
 DIGEST = "sha256:" + "d" * 64
@@ -185,9 +195,29 @@ def test_identities_are_added_listed_and_shown_by_any_of_their_names(
     assert "ivan petrov" in listed.stdout
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RelgateServer, str | None]]:
+    """A server of this test alone (it revokes admins): (server, its database URL or None)."""
+    from tests.support.databases import fresh_postgres_database
+
+    workdir = tmp_path_factory.mktemp(f"own-server-{request.param}")
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgres":
+            database_url = stack.enter_context(fresh_postgres_database("relgate_admins"))
+        proc, url, token = start_server(workdir, database_url)
+        try:
+            yield (url, token, workdir), database_url
+        finally:
+            stop_server(proc)
+
+
 def test_the_last_admin_cannot_be_revoked_and_an_admin_can_be_recovered_on_the_server(
-    fresh_relgate_server: RelgateServer,
+    own_server: tuple[RelgateServer, str | None],
 ) -> None:
+    fresh_relgate_server, database_url = own_server
     url, admin, workdir = fresh_relgate_server
 
     refused = run_cli("token", "revoke", "admin", url=url, token=admin)
@@ -201,8 +231,8 @@ def test_the_last_admin_cannot_be_revoked_and_an_admin_can_be_recovered_on_the_s
 
     recovered = subprocess.run(
         [sys.executable, "-m", "relgate", "admin", "recover", "--name", "rescue"],
-        cwd=workdir,  # the server's machine: its relgate.db, no token
-        env=cli_env(),
+        cwd=workdir,  # the server's machine: its relgate.db or its database URL, no token
+        env={**cli_env(), **({"RELGATE_DATABASE_URL": database_url} if database_url else {})},
         capture_output=True,
         text=True,
         timeout=120,
