@@ -153,9 +153,15 @@ def _add_names(session: Session, row: IdentityRow, kind: str, values: list[str])
 
 
 def principal_of(
-    session: Session, token: TokenRow, identity: IdentityRow | None = None
+    session: Session,
+    token: TokenRow,
+    identity: IdentityRow | None = None,
+    names: Sequence[tuple[str, str]] | None = None,
 ) -> Principal:
-    """Return the principal of a token row, filled from its identity (read when not given)."""
+    """Return the principal of a token row, filled from its identity and its (kind, value) names.
+
+    The identity and its names are read when not given.
+    """
     emails: frozenset[str] = frozenset()
     aliases: frozenset[str] = frozenset()
     key = ""
@@ -163,11 +169,15 @@ def principal_of(
         identity = session.get(IdentityRow, token.identity_id)
     if identity is not None:
         key = identity.key
-        names = session.execute(
-            select(IdentityNameRow.kind, IdentityNameRow.value).where(
-                IdentityNameRow.identity_id == identity.id
-            )
-        ).all()
+        if names is None:
+            names = [
+                (kind, value)
+                for kind, value in session.execute(
+                    select(IdentityNameRow.kind, IdentityNameRow.value).where(
+                        IdentityNameRow.identity_id == identity.id
+                    )
+                )
+            ]
         emails = frozenset(value for kind, value in names if kind == "email")
         aliases = frozenset(value for kind, value in names if kind == "alias")
         aliases |= {normalise(identity.name)}

@@ -14,7 +14,7 @@ from relgate.auth import identities
 from relgate.auth.model import Action, Principal, Role, hash_token, new_token
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict, NotFound, Unauthorized
-from relgate.store.tables import IdentityRow, TokenRow
+from relgate.store.tables import IdentityNameRow, IdentityRow, TokenRow
 from relgate.store.uow import UnitOfWork, UnitOfWorkFactory, as_utc
 
 MAX_SCOPE_NAME = 100
@@ -100,14 +100,17 @@ class TokenService:
         if not token:
             raise Unauthorized("an API token is required: pass `Authorization: Bearer <token>`")
         with self._uow() as uow:
-            found = uow.session.execute(
-                select(TokenRow, IdentityRow)
+            # one round trip: the token, its identity and one row per email or alias
+            rows = uow.session.execute(
+                select(TokenRow, IdentityRow, IdentityNameRow.kind, IdentityNameRow.value)
                 .outerjoin(IdentityRow, IdentityRow.id == TokenRow.identity_id)
+                .outerjoin(IdentityNameRow, IdentityNameRow.identity_id == IdentityRow.id)
                 .where(TokenRow.token_hash == hash_token(token))
-            ).first()
-            if found is None or found[0].revoked_at is not None:
+            ).all()
+            if not rows or rows[0][0].revoked_at is not None:
                 raise Unauthorized("the API token is unknown or revoked")
-            return identities.principal_of(uow.session, found[0], found[1])
+            names = [(kind, value) for _, _, kind, value in rows if kind is not None]
+            return identities.principal_of(uow.session, rows[0][0], rows[0][1], names)
 
     def issue(
         self,
