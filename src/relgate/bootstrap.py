@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import Settings
@@ -27,6 +28,7 @@ class Services:
     promotion: PromotionService
     worker: Worker
     flags: FlagService
+    identities: IdentityService
 
 
 def check_schema(settings: Settings) -> None:
@@ -80,4 +82,5 @@ def build(
         promotion=promotion,
         worker=worker,
         flags=FlagService(uow, clock),
+        identities=IdentityService(uow, clock),
     )

@@ -46,8 +46,11 @@ _COMMAND_MODULES = {
     "serve": "server",
     "db": "server",
     "flags": "flags",
+    "token": "tokens",
+    "identity": "tokens",
+    "admin": "admin",
 }
-_ALL_MODULES = ("versioning", "server", "control", "flags")
+_ALL_MODULES = ("versioning", "server", "control", "tokens", "admin", "flags")
 
 
 def _register(argv: list[str]) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
-from relgate.auth.model import Principal, Role
+from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock, SystemClock
 from relgate.errors import Forbidden, InvalidFlagContext, Unauthorized
 from relgate.flags.evaluate import get_variant, is_enabled
@@ -288,12 +288,24 @@ class ClientAuthenticator:
 
     @staticmethod
     def _check_client(principal: Principal) -> Principal:
-        if principal.role is not Role.CLIENT or not principal.environment:
-            raise Forbidden(
-                f"the flag client API needs a token with the role client; token "
-                f"{principal.name!r} has the role {principal.role}"
-            )
+        client_environment(principal)
         return principal
+
+
+def client_environment(principal: Principal) -> str:
+    """Return the one environment whose flags ``principal`` (a client token) may read.
+
+    Every client read (Unleash, OFREP, the cached fast path) takes its environment
+    from here, never from the request. Raises Forbidden for a token that is not a
+    client token of one environment.
+    """
+    if principal.role is not Role.CLIENT or not principal.environment:
+        raise Forbidden(
+            f"the flag client API needs a token with the role client; token "
+            f"{principal.name!r} has the role {principal.role}"
+        )
+    principal.require(Action.EVALUATE_FLAGS, environment=principal.environment)
+    return principal.environment
 
 
 class FlagServing:

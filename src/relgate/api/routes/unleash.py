@@ -37,6 +37,7 @@ from relgate.flags.serving import (
     FlagSource,
     PayloadFormat,
     accepts_gzip,
+    client_environment,
     etag_matches,
     feature_changes,
     payload_format,
@@ -110,8 +111,8 @@ ClientDep = Annotated[Principal, Depends(client_principal)]
 
 
 def _environment(principal: Principal) -> str:
-    assert principal.environment is not None  # ClientAuthenticator guarantees it
-    return principal.environment
+    # the token's one environment, checked again at each read: never the request's
+    return client_environment(principal)
 
 
 @router.get(
@@ -288,9 +289,13 @@ class FeaturesFastPath:
             principal = clients.auth.cached(authorization)
         except RelgateError:
             return False  # the documented route reports it
-        if principal is None or principal.environment is None:
+        if principal is None:
             return False
-        payload = clients.serving.cached_features(principal.environment, payload_format(spec))
+        try:
+            environment = client_environment(principal)
+        except RelgateError:
+            return False  # the documented route reports it
+        payload = clients.serving.cached_features(environment, payload_format(spec))
         if payload is None:
             return False
         etag = payload.etag.encode()
