@@ -31,6 +31,7 @@ class Action(StrEnum):
     MANAGE_ENVIRONMENTS = "pin and unpin environments"
     MANAGE_TOKENS = "manage tokens"
     MANAGE_FLAGS = "manage feature flags"
+    WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -45,6 +46,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_ENVIRONMENTS: frozenset({Role.ADMIN, Role.CI}),
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     Action.MANAGE_FLAGS: frozenset({Role.ADMIN, Role.CI}),
+    Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
 }
 
 

@@ -46,8 +46,9 @@ _COMMAND_MODULES = {
     "serve": "server",
     "db": "server",
     "flags": "flags",
+    "audit": "audit",
 }
-_ALL_MODULES = ("versioning", "server", "control", "flags")
+_ALL_MODULES = ("versioning", "server", "control", "flags", "audit")
 
 
 def _register(argv: list[str]) -> None:

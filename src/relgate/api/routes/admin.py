@@ -1,14 +1,13 @@
-"""Routes for tokens and the audit trail."""
+"""Routes for tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from relgate.api.deps import PrincipalDep, ServicesDep
 from relgate.api.schemas import TokenCreate
-from relgate.audit import store as audit
 from relgate.auth.model import Action
 from relgate.auth.service import TokenInfo
 
@@ -40,31 +39,3 @@ def revoke_token(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str
     me.require(Action.MANAGE_TOKENS)
     services.tokens.revoke(name, me.name)
     return {"revoked": name}
-
-
-@router.get("/audit", tags=["audit"])
-def audit_events(
-    services: ServicesDep,
-    me: PrincipalDep,
-    subject: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-) -> list[dict[str, Any]]:
-    me.require(Action.READ)
-    with services.uow() as uow:
-        return [e.__dict__ for e in audit.events(uow, subject=subject, limit=limit)]
-
-
-@router.get("/audit/verify", tags=["audit"])
-def audit_verify(
-    services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
-) -> dict[str, Any]:
-    """Recompute the hash chain; report changed or deleted events."""
-    me.require(Action.READ)
-    with services.uow() as uow:
-        report = audit.verify(uow, expect_head)
-    return {
-        "intact": report.intact,
-        "events": report.events,
-        "head": report.head,
-        "problems": report.problems,
-    }
