@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import select, text
@@ -30,9 +30,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from relgate.audit import store as audit_store
+from relgate.audit.chain import ChainReport, verify_chain
 from relgate.audit.checkpoint import Checkpoint, SignedCheckpoint, parse_line, sign
 from relgate.audit.keys import ServerKey
 from relgate.audit.sinks import CheckpointSink
+from relgate.audit.verification import SourcedCheckpoint, verify_with_checkpoints
 from relgate.clock import Clock
 from relgate.errors import Conflict, ExternalError
 from relgate.store.tables import AuditCheckpointRow, AuditSinkRow
@@ -88,6 +90,7 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_conflict = ""
+        self._last_signed: SignedCheckpoint | None = None
 
     # ------------------------------------------------------------------ writing
 
@@ -109,14 +112,18 @@ class Checkpointer:
             ).first()
             newest = _signed(newest_row) if newest_row else None
             head = audit_store.head(uow)
-            if newest_row is not None and audit_store.hash_of(uow, newest_row.seq) != (
-                newest_row.hash
-            ):
-                raise Conflict(
-                    f"the audit chain no longer holds event {newest_row.seq} with the hash of "
-                    "its signed checkpoint: it was cut or rewritten; no new checkpoint is "
-                    "signed (run `relgate audit verify --checkpoints ...`)"
-                )
+            # the newest checkpoint in the database, and the newest this process signed
+            # (in case the rows were removed too) must still be in the chain
+            for signed_before in (newest, self._last_signed):
+                if signed_before is None:
+                    continue
+                seq, digest = signed_before.checkpoint.seq, signed_before.checkpoint.hash
+                if audit_store.hash_of(uow, seq) != digest:
+                    raise Conflict(
+                        f"the audit chain no longer holds event {seq} with the hash of its "
+                        "signed checkpoint: it was cut or rewritten; no new checkpoint is "
+                        "signed (run `relgate audit verify --checkpoints ...`)"
+                    )
             newest_seq = newest_row.seq if newest_row else 0
             if head is None or head[0] <= newest_seq:
                 return CheckpointOutcome(None, newest)
@@ -146,6 +153,7 @@ class Checkpointer:
                 # another process checkpointed this very head first (SQLite has no
                 # advisory lock): the same (seq, hash), so nothing is lost
                 return CheckpointOutcome(None, newest)
+        self._last_signed = signed
         log.info("audit checkpoint written: event %d", checkpoint.seq)
         return CheckpointOutcome(signed, signed)
 
@@ -156,6 +164,28 @@ class Checkpointer:
         if oldest_pending is None:  # a gap after the checkpoint: write now, verify will tell
             return True
         return self._clock.now() - oldest_pending >= timedelta(minutes=self.every_minutes)
+
+    def verify(self, expect_head: str | None = None) -> ChainReport:
+        """Return the report of the chain, compared also with the checkpoints in the database.
+
+        Only checkpoints signed by this server's key are compared (other
+        replicas may sign with keys of their own). This catches a cut or
+        re-hashed chain whose checkpoint rows were left in place; someone who
+        also rewrote those is caught only by ``relgate audit verify --checkpoints``.
+        """
+        with self._uow() as uow:
+            events = audit_store.chain(uow, limit=2**62)
+            rows = uow.session.scalars(
+                select(AuditCheckpointRow)
+                .where(AuditCheckpointRow.key_id == self.key.key_id)
+                .order_by(AuditCheckpointRow.seq)
+            ).all()
+            stored = [SourcedCheckpoint(f"stored checkpoint {r.id}", _signed(r)) for r in rows]
+        chain = verify_chain(events, expect_head)
+        if not stored:
+            return chain
+        report = verify_with_checkpoints(events, stored, {self.key.key_id: self.key.public})
+        return replace(chain, problems=[*chain.problems, *report.problems])
 
     def newest(self) -> SignedCheckpoint | None:
         """Return the newest checkpoint in the database, or None before the first."""

@@ -141,11 +141,15 @@ def test_removing_the_newest_events_by_sql_fails_verification_naming_the_first_m
     assert isinstance(head, int)
 
     audited.sql("DELETE FROM audit_events WHERE seq > :keep", keep=head - 2)
+    against_stored = audited.cli("audit", "verify")
+    audited.sql("DELETE FROM audit_checkpoints")  # a thorough intruder removes those too
     plain = audited.cli("audit", "verify")
     checked = audited.cli("audit", "verify", "--checkpoints", "cps.jsonl")
     as_json = audited.cli("audit", "verify", "--checkpoints", "cps.jsonl", "--json")
     refused = audited.cli("audit", "checkpoint")
 
+    assert against_stored.returncode == 1  # the server's own copy of the checkpoints
+    assert f"event {head - 1} missing" in against_stored.stdout
     assert plain.returncode == 0  # the shorter chain alone looks intact
     assert checked.returncode == 1
     assert f"event {head - 1} missing" in checked.stdout
@@ -187,6 +191,7 @@ def test_a_chain_rehashed_by_sql_fails_verification_against_the_checkpoints(
             seq=event["seq"],
         )
         prev = digest
+    audited.sql("DELETE FROM audit_checkpoints")
     plain = audited.cli("audit", "verify")
     checked = audited.cli("audit", "verify", "--checkpoints", "audit-repo")
 

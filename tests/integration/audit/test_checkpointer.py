@@ -170,6 +170,20 @@ def test_removing_the_newest_events_by_sql_fails_verification_naming_the_first_m
     assert report.problems[0].startswith("event 5 missing:")
 
 
+def test_the_server_compares_the_chain_with_the_checkpoints_left_in_its_database(
+    rig: Rig,
+) -> None:
+    rig.add_events(3)
+    rig.checkpointer.run_once()
+    intact = rig.checkpointer.verify()
+    rig.sql("DELETE FROM audit_events WHERE seq = 3")
+    cut = rig.checkpointer.verify()
+
+    assert intact.intact, intact.problems
+    assert not cut.intact
+    assert cut.problems[0].startswith("event 3 missing: the checkpoint signed")
+
+
 def test_a_chain_rehashed_by_sql_from_some_event_on_fails_verification(rig: Rig) -> None:
     rig.add_events(3)
     rig.checkpointer.run_once()

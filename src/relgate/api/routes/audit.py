@@ -45,10 +45,10 @@ def audit_chain(
 def audit_verify(
     services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
 ) -> dict[str, Any]:
-    """Recompute the hash chain; report changed or deleted events."""
+    """Recompute the hash chain and compare it with the checkpoints in the database; report
+    changed, deleted or re-hashed events."""
     me.require(Action.READ)
-    with services.uow() as uow:
-        report = audit.verify(uow, expect_head)
+    report = services.checkpointer.verify(expect_head)
     return {
         "intact": report.intact,
         "events": report.events,
