@@ -120,9 +120,10 @@ def _default_data_dir(env: Mapping[str, str]) -> str:
 
 def _sqlite_file(url: str) -> Path | None:
     """Return the file of a ``sqlite:///FILE`` URL; None for another database or memory."""
-    if not url.startswith("sqlite:///"):
+    scheme, separator, rest = url.partition(":///")
+    if not separator or scheme.split("+", 1)[0] != "sqlite":
         return None
-    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    path = rest.split("?", 1)[0]
     if not path or path == ":memory:":
         return None
     return Path(path)

@@ -67,7 +67,7 @@ class Rig:
         return verify_with_checkpoints(events, found, {key.key_id: key.public})
 
 
-def make_rig(database_url: str, tmp_path: Path, **settings: object) -> Rig:
+def make_rig(database_url: str, tmp_path: Path) -> Rig:
     clock = FixedClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     configured = Settings(
         database_url=database_url,
@@ -78,8 +78,6 @@ def make_rig(database_url: str, tmp_path: Path, **settings: object) -> Rig:
             AuditSinkSetting(SinkKind.GIT, "audit-repo"),
         ),
     )
-    for name, value in settings.items():
-        object.__setattr__(configured, name, value)
     services = build(configured, clock=clock, base_dir=tmp_path)
     return Rig(services, clock, tmp_path / "out" / "checkpoints.jsonl", tmp_path / "audit-repo")
 

@@ -36,6 +36,12 @@ def test_the_key_file_is_beside_a_sqlite_database_by_default(tmp_path: Path) -> 
     assert settings.audit_key_path() == tmp_path / "state" / "main-audit-key.pem"
 
 
+def test_a_sqlite_url_with_a_driver_names_its_file_too(tmp_path: Path) -> None:
+    settings = Settings.from_env({"RELGATE_DATABASE_URL": f"sqlite+pysqlite:///{tmp_path}/r.db"})
+
+    assert settings.audit_key_path() == tmp_path / "r-audit-key.pem"
+
+
 def test_the_key_file_is_in_the_data_folder_for_postgresql() -> None:
     settings = Settings.from_env(
         {"RELGATE_DATABASE_URL": "postgresql+psycopg://db/relgate", "HOME": "/home/relgate"}
