@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from relgate.audit import keys
+from relgate.audit.checkpointer import Checkpointer
+from relgate.audit.sinks import CheckpointSink, FileSink, GitSink, WebhookSink
 from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
-from relgate.config import Settings
+from relgate.config import AuditSinkSetting, Settings, SinkKind
 from relgate.errors import BadInput
 from relgate.flags.service import FlagService
 from relgate.promotion.service import PromotionService
@@ -29,6 +32,7 @@ class Services:
     worker: Worker
     flags: FlagService
     identities: IdentityService
+    checkpointer: Checkpointer
 
 
 def check_schema(settings: Settings) -> None:
@@ -56,8 +60,13 @@ def check_schema(settings: Settings) -> None:
 def build(
     settings: Settings, *, clock: Clock | None = None, base_dir: Path | None = None
 ) -> Services:
-    """Wire every service to one engine; nothing is started."""
+    """Wire every service to one engine; nothing is started.
+
+    Loads the audit signing key (creating it on the first start); raises
+    BadInput naming the key file when it is unreadable or malformed.
+    """
     clock = clock or SystemClock()
+    audit_key = keys.load_or_create(settings.audit_key_path())
     engine = db.make_engine(settings.database_url)
     uow = UnitOfWorkFactory(engine)
     tokens = TokenService(uow, clock)
@@ -83,4 +92,20 @@ def build(
         worker=worker,
         flags=FlagService(uow, clock),
         identities=IdentityService(uow, clock),
+        checkpointer=Checkpointer(
+            uow,
+            clock,
+            audit_key,
+            [_sink(sink, base_dir or Path.cwd()) for sink in settings.audit_sinks],
+            every_events=settings.audit_checkpoint_events,
+            every_minutes=settings.audit_checkpoint_minutes,
+        ),
     )
+
+
+def _sink(setting: AuditSinkSetting, base_dir: Path) -> CheckpointSink:
+    if setting.kind is SinkKind.FILE:
+        return FileSink(base_dir / setting.target)
+    if setting.kind is SinkKind.GIT:
+        return GitSink(base_dir / setting.target)
+    return WebhookSink(setting.target)

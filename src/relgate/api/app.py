@@ -18,9 +18,11 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_workers:
             services.worker.start()
+            services.checkpointer.start()
         try:
             yield
         finally:
+            services.checkpointer.stop()
             services.worker.stop()
 
     app = FastAPI(
@@ -35,11 +37,12 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.state.services = services
 
     from relgate.api import errors
-    from relgate.api.routes import admin, control, flags, ofrep, unleash
+    from relgate.api.routes import admin, audit, control, flags, ofrep, unleash
 
     errors.install(app)
     app.include_router(control.router)
     app.include_router(admin.router)
+    app.include_router(audit.router)
     app.include_router(flags.router)
     app.include_router(unleash.router)
     app.include_router(ofrep.router)

@@ -32,6 +32,7 @@ class Action(StrEnum):
     MANAGE_TOKENS = "manage tokens"
     MANAGE_FLAGS = "manage feature flags"
     EVALUATE_FLAGS = "read the flags of an environment as an SDK"
+    WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -47,6 +48,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     Action.MANAGE_FLAGS: frozenset({Role.ADMIN, Role.CI}),
     Action.EVALUATE_FLAGS: frozenset({Role.CLIENT}),
+    Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
 }
 
 

@@ -1,10 +1,11 @@
 """Control-plane commands: they talk to a relgate server over its REST API.
 
 login, apply, release, evidence, gates, promote, approve, reject,
-rollback, unpin, deploy, status, history, audit. Each takes ``--url`` and
-``--token`` (else RELGATE_URL / RELGATE_TOKEN, else the `relgate login` file)
-and ``--json`` to print the server's answer for machines. Exit codes: 0 ok,
-1 gate failed, conflict or a deployment that did not succeed, 2 bad input.
+rollback, unpin, deploy, status, history (tokens: cli/tokens.py; audit:
+cli/audit.py). Each takes ``--url`` and ``--token`` (else RELGATE_URL /
+RELGATE_TOKEN, else the `relgate login` file) and ``--json`` to print the
+server's answer for machines. Exit codes: 0 ok, 1 gate failed, conflict or
+a deployment that did not succeed, 2 bad input.
 
 Only Typer is imported at module level: httpx, Rich and the manifest models
 are imported inside the commands, so ``relgate version`` stays fast.
@@ -59,12 +60,10 @@ evidence_app = typer.Typer(
 )
 gates_app = typer.Typer(help="Evaluate an environment's gates for a release.", no_args_is_help=True)
 deploy_app = typer.Typer(help="Look at, follow or cancel one deployment.", no_args_is_help=True)
-audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(gates_app, name="gates")
 app.add_typer(deploy_app, name="deploy")
-app.add_typer(audit_app, name="audit")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -973,68 +972,4 @@ def history(
             for d in rows
         ],
         empty=f"no deployments of {service} yet",
-    )
-
-
-# ---------------------------------------------------------------------------- audit
-
-
-@audit_app.command("verify")
-def audit_verify(
-    expect_head: Annotated[
-        str | None,
-        typer.Option(
-            "--expect-head",
-            help="The head hash noted earlier: also catches events deleted from the end.",
-            show_default=False,
-        ),
-    ] = None,
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Recompute the audit hash chain; exit 1 and list the problems when it is not intact."""
-    from relgate.cli.output import escape, print_json
-
-    with _client(url, token) as client:
-        report = client.get("/api/v1/audit/verify", params={"expect_head": expect_head})
-    if json_output:
-        print_json(report)
-    elif report["intact"]:
-        _out(escape(f"audit trail intact: {report['events']} events, head {report['head']}"))
-    else:
-        _out(escape(f"audit trail NOT intact ({report['events']} events):"))
-        for problem in report["problems"]:
-            _out(escape(f"  {problem}"))
-    if not report["intact"]:
-        raise typer.Exit(1)
-
-
-@audit_app.command("list")
-def audit_list(
-    subject: Annotated[
-        str | None,
-        typer.Option(
-            "--subject",
-            help="Only subjects starting with this, e.g. release/payments@ or deployment/7.",
-            show_default=False,
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="How many.")] = 100,
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """List audit events, newest first."""
-    from relgate.cli.output import print_json
-
-    with _client(url, token) as client:
-        events = client.get("/api/v1/audit", params={"subject": subject, "limit": limit})
-    if json_output:
-        print_json(events)
-        return
-    _print_table(
-        ["seq", "when", "actor", "action", "subject"],
-        [[e["seq"], _when(e.get("at")), e["actor"], e["action"], e["subject"]] for e in events],
-        empty="no audit events",
     )

@@ -49,8 +49,9 @@ _COMMAND_MODULES = {
     "token": "tokens",
     "identity": "tokens",
     "admin": "admin",
+    "audit": "audit",
 }
-_ALL_MODULES = ("versioning", "server", "control", "tokens", "admin", "flags")
+_ALL_MODULES = ("versioning", "server", "control", "tokens", "admin", "flags", "audit")
 
 
 def _register(argv: list[str]) -> None:

@@ -244,6 +244,33 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditCheckpointRow(Base):
+    """A signed checkpoint of the chain's head, kept until every sink has it (an outbox).
+
+    ``seq`` is unique: replicas that checkpoint the same head write it once.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+
+
+class AuditSinkRow(Base):
+    """How far one checkpoint sink got: every checkpoint up to ``delivered_seq`` reached it."""
+
+    __tablename__ = "audit_checkpoint_sinks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000), unique=True)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 # --------------------------------------------------------------------------- feature flags
 
 

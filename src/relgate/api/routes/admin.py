@@ -1,16 +1,14 @@
-"""Routes for tokens and the audit trail."""
+"""Routes for tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from relgate.api.deps import PrincipalDep, ServicesDep
 from relgate.api.schemas import IdentityCreate, TokenCreate
-from relgate.audit import store as audit
 from relgate.auth.identities import IdentityInfo
-from relgate.auth.model import Action
 from relgate.auth.service import TokenInfo
 
 router = APIRouter(prefix="/api/v1")
@@ -83,31 +81,3 @@ def list_identities(services: ServicesDep, me: PrincipalDep) -> list[IdentityInf
 def show_identity(name: str, services: ServicesDep, me: PrincipalDep) -> IdentityInfo:
     """One identity, found by its name, an email or an alias."""
     return services.identities.show(me, name)
-
-
-@router.get("/audit", tags=["audit"])
-def audit_events(
-    services: ServicesDep,
-    me: PrincipalDep,
-    subject: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-) -> list[dict[str, Any]]:
-    me.require(Action.READ, everywhere=True)  # events of every service and environment
-    with services.uow() as uow:
-        return [e.__dict__ for e in audit.events(uow, subject=subject, limit=limit)]
-
-
-@router.get("/audit/verify", tags=["audit"])
-def audit_verify(
-    services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
-) -> dict[str, Any]:
-    """Recompute the hash chain; report changed or deleted events."""
-    me.require(Action.READ, everywhere=True)  # events of every service and environment
-    with services.uow() as uow:
-        report = audit.verify(uow, expect_head)
-    return {
-        "intact": report.intact,
-        "events": report.events,
-        "head": report.head,
-        "problems": report.problems,
-    }
