@@ -72,7 +72,8 @@ class RustRegex:
     def matches(self, text: str) -> bool:
         """Return whether the pattern matches anywhere in ``text``."""
         encoded = text.encode("utf-8", "surrogatepass")
-        return self._match(self._unanchored, encoded, 0, len(encoded))[0][0] >= 0
+        start: int = self._match(self._unanchored, encoded, 0, len(encoded))[0][0]
+        return start >= 0
 
 
 class _Unsupported(Exception):
