@@ -12,8 +12,8 @@ anything is built from it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from relgate.errors import InvalidConfig
