@@ -9,6 +9,8 @@ from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import Settings
 from relgate.errors import BadInput
+from relgate.flags.ingestion import MetricsIngestion
+from relgate.flags.metrics import ClientMetricsService
 from relgate.flags.service import FlagService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
@@ -27,6 +29,8 @@ class Services:
     promotion: PromotionService
     worker: Worker
     flags: FlagService
+    client_metrics: ClientMetricsService
+    metrics_ingestion: MetricsIngestion
 
 
 def check_schema(settings: Settings) -> None:
@@ -71,6 +75,7 @@ def build(
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.poll_interval_seconds,
     )
+    client_metrics = ClientMetricsService(uow, clock)
     return Services(
         settings=settings,
         uow=uow,
@@ -80,4 +85,6 @@ def build(
         promotion=promotion,
         worker=worker,
         flags=FlagService(uow, clock),
+        client_metrics=client_metrics,
+        metrics_ingestion=MetricsIngestion(client_metrics),
     )

@@ -16,12 +16,15 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # SDK metrics are stored by a thread of their own, off the request path
+        services.metrics_ingestion.start()
         if start_workers:
             services.worker.start()
         try:
             yield
         finally:
             services.worker.stop()
+            services.metrics_ingestion.stop()
 
     app = FastAPI(
         title="relgate",
