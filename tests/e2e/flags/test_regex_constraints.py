@@ -56,3 +56,28 @@ def test_a_catastrophic_regex_against_a_crafted_value_is_answered(
         json={"context": {"targetingKey": "u1", "email": crafted}},
     )
     assert answer["value"] is False
+
+
+def test_the_cli_refuses_a_rollout_with_an_unsupported_regex_with_exit_2(
+    relgate_server: RelgateServer,
+) -> None:
+    from tests.e2e.control.conftest import run_cli
+
+    url, admin, _ = relgate_server
+    api(relgate_server, "POST", "/api/v1/flags", json={"key": "regex-cli-refused"})
+    proc = run_cli(
+        "flags",
+        "rollout",
+        "regex-cli-refused",
+        "50",
+        "--env",
+        "production",
+        "--constraint",
+        "email REGEX [a-z&&[aeiou]]",
+        url=url,
+        token=admin,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "constraints[0].value: '[a-z&&[aeiou]]' cannot be a REGEX constraint" in proc.stderr
+    assert "class set operations" in proc.stderr
+    assert "Traceback" not in proc.stderr
