@@ -13,6 +13,8 @@ from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import AuditSinkSetting, Settings, SinkKind
 from relgate.errors import BadInput
+from relgate.flags.ingestion import MetricsIngestion
+from relgate.flags.metrics import ClientMetricsService
 from relgate.flags.service import FlagService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
@@ -33,6 +35,8 @@ class Services:
     flags: FlagService
     identities: IdentityService
     checkpointer: Checkpointer
+    client_metrics: ClientMetricsService
+    metrics_ingestion: MetricsIngestion
 
 
 def check_schema(settings: Settings) -> None:
@@ -82,6 +86,7 @@ def build(
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.poll_interval_seconds,
     )
+    client_metrics = ClientMetricsService(uow, clock)
     return Services(
         settings=settings,
         uow=uow,
@@ -100,6 +105,8 @@ def build(
             every_events=settings.audit_checkpoint_events,
             every_minutes=settings.audit_checkpoint_minutes,
         ),
+        client_metrics=client_metrics,
+        metrics_ingestion=MetricsIngestion(client_metrics),
     )
 
 

@@ -16,6 +16,8 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # SDK metrics are stored by a thread of their own, off the request path
+        services.metrics_ingestion.start()
         if start_workers:
             services.worker.start()
             services.checkpointer.start()
@@ -24,6 +26,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
         finally:
             services.checkpointer.stop()
             services.worker.stop()
+            services.metrics_ingestion.stop()
 
     app = FastAPI(
         title="relgate",

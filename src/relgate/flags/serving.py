@@ -481,13 +481,18 @@ class OfrepError(Exception):
         return body
 
 
+# fields of one OFREP context, properties included: far more than targeting needs
+MAX_CONTEXT_FIELDS: Final = 1_000
+
+
 def ofrep_context(body: object, environment: str, key: str | None = None) -> Context:
     """Return the evaluation context of an OFREP request body ``{"context": {...}}``.
 
     ``targetingKey`` becomes ``userId`` (an explicit ``userId`` wins); other
     fields are read as an Unleash context (``sessionId``, ``remoteAddress``,
     ``properties``..., anything else becomes a property); the environment is
-    the token's. Raises OfrepError INVALID_CONTEXT naming what is wrong.
+    the token's. Raises OfrepError INVALID_CONTEXT naming what is wrong, or
+    for more than MAX_CONTEXT_FIELDS fields.
     """
     if body is None:
         body = {}
@@ -499,6 +504,14 @@ def ofrep_context(body: object, environment: str, key: str | None = None) -> Con
     if not isinstance(raw, Mapping):
         raise OfrepError(
             key, "INVALID_CONTEXT", f"context: expected an object, got {type(raw).__name__}"
+        )
+    properties = raw.get("properties")
+    fields = len(raw) + (len(properties) if isinstance(properties, Mapping) else 0)
+    if fields > MAX_CONTEXT_FIELDS:
+        raise OfrepError(
+            key,
+            "INVALID_CONTEXT",
+            f"context: {fields} fields, at most {MAX_CONTEXT_FIELDS} are taken",
         )
     data = dict(raw)
     targeting_key = data.pop("targetingKey", None)

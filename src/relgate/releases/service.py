@@ -209,8 +209,8 @@ class ReleaseService:
         """Parse and attach a report to a release (optionally for one environment).
 
         Raises InvalidReport (BadInput) naming the file for a malformed report,
-        BadInput when a vulnerability report scanned another image than the
-        release's digest, NotFound for an unknown release or environment. A
+        BadInput when a vulnerability report names no image digest or
+        another image than the release's digest, NotFound for an unknown release or environment. A
         refused report is not stored.
         """
         principal.require(Action.ADD_EVIDENCE, service=service, environment=environment)
@@ -225,16 +225,10 @@ class ReleaseService:
             release = queries.release_by_version(uow.session, svc, version)
             if environment is not None:
                 queries.environment(uow.session, svc, environment)
-            if (
-                isinstance(report, VulnerabilityReport)
-                and report.scanned_digests
-                and release.digest not in report.scanned_digests
-            ):
-                raise BadInput(
-                    f"{filename}: the scanner names the image {', '.join(report.scanned_digests)}, "
-                    f"not this release's {release.digest}; a report of another image cannot "
-                    "pass this one"
-                )
+            if isinstance(report, VulnerabilityReport):
+                problem = report.digest_problem(release.digest)
+                if problem is not None:
+                    raise BadInput(f"{filename}: {problem}")
             row = EvidenceRow(
                 release_id=release.id,
                 kind=str(kind),
