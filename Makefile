@@ -22,15 +22,22 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 
-## test: lint, types, and the whole test suite (SQLite, PostgreSQL, git, HTTP, Chromium)
+## test: lint, types, then the test tiers in order: unit, integration (real git, SQLite,
+## PostgreSQL, servers), end-to-end (the CLI and API against real servers); a failure names its tier
+TIERS := unit integration e2e
 test: lint
-	$(PYTHON) -m pytest
+	@for tier in $(TIERS); do \
+	    echo "== make test: the $$tier tier (tests/$$tier)"; \
+	    $(PYTHON) -m pytest tests/$$tier || { \
+	        code=$$?; echo "make test: the $$tier tier FAILED (pytest exit $$code)" >&2; exit $$code; }; \
+	done
 
 ## bench: the benchmarks against peer tools; figures go to bench/RESULTS.md by hand
 bench: $(STAMP)
 	$(PYTHON) bench/versioning.py
 	$(PYTHON) bench/control_plane.py
 	$(PYTHON) bench/flags.py
+	$(PYTHON) bench/hostile.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

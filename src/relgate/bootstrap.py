@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from relgate.audit import keys
+from relgate.audit.checkpointer import Checkpointer
+from relgate.audit.sinks import CheckpointSink, FileSink, GitSink, WebhookSink
+from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
-from relgate.config import Settings, server_environment
+from relgate.config import AuditSinkSetting, Settings, SinkKind, server_environment
 from relgate.errors import BadInput
+from relgate.flags.ingestion import MetricsIngestion
+from relgate.flags.metrics import ClientMetricsService
 from relgate.flags.service import FlagService
 from relgate.promotion.deployers import DeployerService, load_deployers_file
 from relgate.promotion.pipelines import PipelineService
@@ -31,6 +37,10 @@ class Services:
     deployers: DeployerService
     worker: Worker
     flags: FlagService
+    identities: IdentityService
+    checkpointer: Checkpointer
+    client_metrics: ClientMetricsService
+    metrics_ingestion: MetricsIngestion
 
 
 def check_schema(settings: Settings) -> None:
@@ -60,10 +70,13 @@ def build(
 ) -> Services:
     """Wire every service to one engine; nothing is started.
 
-    Raises InvalidConfig when the server's deployers file (RELGATE_DEPLOYERS_FILE) is invalid.
+    Loads the audit signing key (creating it on the first start); raises
+    BadInput naming the key file when it is unreadable or malformed, and
+    InvalidConfig when the server's deployers file (RELGATE_DEPLOYERS_FILE) is invalid.
     """
     clock = clock or SystemClock()
     configured = load_deployers_file(settings.deployers_file) if settings.deployers_file else []
+    audit_key = keys.load_or_create(settings.audit_key_path())
     engine = db.make_engine(settings.database_url)
     uow = UnitOfWorkFactory(engine)
     deployers = DeployerService(uow, clock, configured=configured, environ=server_environment())
@@ -81,6 +94,7 @@ def build(
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.poll_interval_seconds,
     )
+    client_metrics = ClientMetricsService(uow, clock)
     return Services(
         settings=settings,
         uow=uow,
@@ -92,4 +106,23 @@ def build(
         deployers=deployers,
         worker=worker,
         flags=FlagService(uow, clock),
+        identities=IdentityService(uow, clock),
+        checkpointer=Checkpointer(
+            uow,
+            clock,
+            audit_key,
+            [_sink(sink, base_dir or Path.cwd()) for sink in settings.audit_sinks],
+            every_events=settings.audit_checkpoint_events,
+            every_minutes=settings.audit_checkpoint_minutes,
+        ),
+        client_metrics=client_metrics,
+        metrics_ingestion=MetricsIngestion(client_metrics),
     )
+
+
+def _sink(setting: AuditSinkSetting, base_dir: Path) -> CheckpointSink:
+    if setting.kind is SinkKind.FILE:
+        return FileSink(base_dir / setting.target)
+    if setting.kind is SinkKind.GIT:
+        return GitSink(base_dir / setting.target)
+    return WebhookSink(setting.target)

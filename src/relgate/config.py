@@ -5,11 +5,26 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from relgate.errors import BadInput
 
 DEFAULT_PORT = 8700
+
+
+class SinkKind(StrEnum):
+    FILE = "file"
+    GIT = "git"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class AuditSinkSetting:
+    """One place audit checkpoints are copied to: a file, a git repository or a webhook URL."""
+
+    kind: SinkKind
+    target: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,12 @@ class Settings:
     job_lease_seconds: float = 30.0
     poll_interval_seconds: float = 0.5
     auto_migrate_sqlite: bool = True
+    # the audit signing key; empty: beside the SQLite database, else in the data folder
+    audit_key_file: str = ""
+    data_dir: str = ""
+    audit_checkpoint_events: int = 100
+    audit_checkpoint_minutes: float = 5.0
+    audit_sinks: tuple[AuditSinkSetting, ...] = ()
     # deployer definitions of the server's configuration (relgate.promotion.deployers)
     deployers_file: Path | None = None
 
@@ -39,10 +60,78 @@ class Settings:
             poll_interval_seconds=_float(
                 env, "RELGATE_POLL_INTERVAL_SECONDS", cls.poll_interval_seconds
             ),
+            audit_key_file=env.get("RELGATE_AUDIT_KEY_FILE", ""),
+            data_dir=env.get("RELGATE_DATA_DIR") or _default_data_dir(env),
+            audit_checkpoint_events=_int(
+                env, "RELGATE_AUDIT_CHECKPOINT_EVENTS", cls.audit_checkpoint_events, minimum=1
+            ),
+            audit_checkpoint_minutes=_float(
+                env, "RELGATE_AUDIT_CHECKPOINT_MINUTES", cls.audit_checkpoint_minutes, minimum=0.01
+            ),
+            audit_sinks=parse_audit_sinks(env.get("RELGATE_AUDIT_SINKS", "")),
             deployers_file=Path(env["RELGATE_DEPLOYERS_FILE"])
             if env.get("RELGATE_DEPLOYERS_FILE")
             else None,
         )
+
+    def audit_key_path(self) -> Path:
+        """Return the audit signing key's file.
+
+        RELGATE_AUDIT_KEY_FILE when set; else beside a SQLite database file
+        (``relgate.db`` -> ``relgate-audit-key.pem``); else ``audit-key.pem`` in the
+        data folder (RELGATE_DATA_DIR, default ``$XDG_DATA_HOME/relgate`` or
+        ``~/.local/share/relgate``).
+        """
+        if self.audit_key_file:
+            return Path(self.audit_key_file)
+        database = _sqlite_file(self.database_url)
+        if database is not None:
+            return database.with_name(f"{database.stem}-audit-key.pem")
+        return Path(self.data_dir or _default_data_dir(os.environ)) / "audit-key.pem"
+
+
+def parse_audit_sinks(raw: str) -> tuple[AuditSinkSetting, ...]:
+    """Read RELGATE_AUDIT_SINKS: sinks separated by spaces, each ``file:PATH``, ``git:PATH``
+    or ``webhook:URL`` (a bare ``http(s)://`` URL is a webhook).
+
+    Raises BadInput naming the item that is none of these.
+    """
+    sinks: list[AuditSinkSetting] = []
+    for item in raw.split():
+        if item.startswith(("http://", "https://")):
+            sinks.append(AuditSinkSetting(SinkKind.WEBHOOK, item))
+            continue
+        kind, _, target = item.partition(":")
+        try:
+            sink_kind = SinkKind(kind)
+        except ValueError:
+            sink_kind = None
+        if sink_kind is None or not target:
+            raise BadInput(
+                f"RELGATE_AUDIT_SINKS: {item!r} is not file:PATH, git:PATH or webhook:URL"
+            )
+        if sink_kind is SinkKind.WEBHOOK and not target.startswith(("http://", "https://")):
+            raise BadInput(f"RELGATE_AUDIT_SINKS: {item!r}: a webhook needs an http(s) URL")
+        sinks.append(AuditSinkSetting(sink_kind, target))
+    return tuple(sinks)
+
+
+def _default_data_dir(env: Mapping[str, str]) -> str:
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local" / "share"
+    )
+    return str(Path(base) / "relgate")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """Return the file of a ``sqlite:///FILE`` URL; None for another database or memory."""
+    scheme, separator, rest = url.partition(":///")
+    if not separator or scheme.split("+", 1)[0] != "sqlite":
+        return None
+    path = rest.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
 
 
 def server_environment() -> Mapping[str, str]:
@@ -108,21 +197,29 @@ def write_login(url: str, token: str, env: Mapping[str, str] | None = None) -> P
     return path
 
 
-def _int(env: Mapping[str, str], key: str, default: int) -> int:
+def _int(env: Mapping[str, str], key: str, default: int, *, minimum: int | None = None) -> int:
     raw = env.get(key)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadInput(f"{key}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise BadInput(f"{key}={raw!r} must be at least {minimum}")
+    return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float) -> float:
+def _float(
+    env: Mapping[str, str], key: str, default: float, *, minimum: float | None = None
+) -> float:
     raw = env.get(key)
     if raw is None:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise BadInput(f"{key}={raw!r} is not a number") from None
+    if minimum is not None and not value >= minimum:
+        raise BadInput(f"{key}={raw!r} must be at least {minimum}")
+    return value

@@ -16,12 +16,17 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # SDK metrics are stored by a thread of their own, off the request path
+        services.metrics_ingestion.start()
         if start_workers:
             services.worker.start()
+            services.checkpointer.start()
         try:
             yield
         finally:
+            services.checkpointer.stop()
             services.worker.stop()
+            services.metrics_ingestion.stop()
 
     app = FastAPI(
         title="relgate",
@@ -35,12 +40,13 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.state.services = services
 
     from relgate.api import errors
-    from relgate.api.routes import admin, control, flags, ofrep, pipelines, unleash
+    from relgate.api.routes import admin, audit, control, flags, ofrep, pipelines, unleash
 
     errors.install(app)
     app.include_router(pipelines.router)
     app.include_router(control.router)
     app.include_router(admin.router)
+    app.include_router(audit.router)
     app.include_router(flags.router)
     app.include_router(unleash.router)
     app.include_router(ofrep.router)

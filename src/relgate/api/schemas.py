@@ -50,6 +50,10 @@ class ReleaseCreate(_Body):
     commit: str | None = None
     changelog: str | None = None
     author: str | None = Field(default=None, description="Who wrote the change (default: caller).")
+    author_email: str | None = Field(default=None, description="The commit author's email.")
+    co_authors: list[str] = Field(
+        default_factory=list, description="'Name <email>' of the commit's Co-authored-by trailers."
+    )
 
 
 class DeploymentCreate(_Body):
@@ -77,8 +81,25 @@ class RollbackCreate(_Body):
 class TokenCreate(_Body):
     name: str = Field(min_length=1, max_length=200)
     role: str
-    environment: str | None = None
+    environment: str | None = Field(
+        default=None, description="A client token's one environment (else one of the scope)."
+    )
+    identity: str | None = Field(
+        default=None, description="Who it belongs to (name, email or alias; default: name)."
+    )
+    emails: list[str] = Field(default_factory=list, description="Emails added to the identity.")
+    services: list[str] = Field(default_factory=list, description="Scope; empty: every service.")
+    environments: list[str] = Field(
+        default_factory=list, description="Scope; empty: every environment."
+    )
 
 
 class CancelBody(_Body):
     reason: str = ""
+
+
+class IdentityCreate(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    emails: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    kind: Literal["person", "robot"] = "person"

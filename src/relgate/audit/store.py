@@ -76,3 +76,35 @@ def verify(uow: UnitOfWork, expect_head: str | None = None) -> ChainReport:
     """Walk the whole chain in order and report what was changed or deleted."""
     rows = uow.session.scalars(select(AuditRow).order_by(AuditRow.seq)).all()
     return verify_chain([_event(row) for row in rows], expect_head)
+
+
+def chain(uow: UnitOfWork, *, after: int = 0, limit: int = 1000) -> list[AuditEvent]:
+    """Return up to ``limit`` events with a sequence number above ``after``, oldest first."""
+    query = select(AuditRow).where(AuditRow.seq > after).order_by(AuditRow.seq).limit(limit)
+    return [_event(row) for row in uow.session.scalars(query)]
+
+
+def head(uow: UnitOfWork) -> tuple[int, str] | None:
+    """Return the newest event's (seq, hash), or None for an empty trail."""
+    row = uow.session.execute(
+        select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def hash_of(uow: UnitOfWork, seq: int) -> str | None:
+    """Return the hash of event ``seq``, or None when there is no such event."""
+    return uow.session.scalar(select(AuditRow.hash).where(AuditRow.seq == seq))
+
+
+def written_at(uow: UnitOfWork, seq: int) -> datetime | None:
+    """Return when event ``seq`` was written, or None when there is no such event."""
+    at = uow.session.scalar(select(AuditRow.at).where(AuditRow.seq == seq))
+    return as_utc(at) if at is not None else None
+
+
+def count(uow: UnitOfWork, *, up_to: int) -> int:
+    """Return how many events have a sequence number up to ``up_to``."""
+    from sqlalchemy import func
+
+    return uow.session.scalar(select(func.count()).where(AuditRow.seq <= up_to)) or 0

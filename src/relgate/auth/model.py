@@ -31,6 +31,8 @@ class Action(StrEnum):
     MANAGE_ENVIRONMENTS = "pin and unpin environments"
     MANAGE_TOKENS = "manage tokens"
     MANAGE_FLAGS = "manage feature flags"
+    EVALUATE_FLAGS = "read the flags of an environment as an SDK"
+    WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
     MANAGE_DEPLOYERS = "manage registered deployers"
 
 
@@ -46,6 +48,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_ENVIRONMENTS: frozenset({Role.ADMIN, Role.CI}),
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     Action.MANAGE_FLAGS: frozenset({Role.ADMIN, Role.CI}),
+    Action.EVALUATE_FLAGS: frozenset({Role.CLIENT}),
+    Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
     Action.MANAGE_DEPLOYERS: frozenset({Role.ADMIN}),
 }
 
@@ -83,12 +87,19 @@ class Principal:
             object.__setattr__(self, "identity", normalise(self.name))
 
     def require(
-        self, action: Action, *, service: str | None = None, environment: str | None = None
+        self,
+        action: Action,
+        *,
+        service: str | None = None,
+        environment: str | None = None,
+        everywhere: bool = False,
     ) -> None:
         """Raise Forbidden naming what is missing: the role for ``action``, or the scope.
 
         ``service`` and ``environment`` are what the call touches; a token scoped to
-        other services or environments is refused, naming its scope.
+        other services or environments is refused, naming its scope. ``everywhere``
+        says the call touches every service and environment at once (managing tokens,
+        archiving a flag): only an unrestricted token may make it.
         """
         allowed = ALLOWED[action]
         if self.role not in allowed:
@@ -106,6 +117,33 @@ class Principal:
             raise Forbidden(
                 f"token {self.name!r} is scoped to the environments {scope}, not {environment!r}"
             )
+        if everywhere and not self.unrestricted:
+            raise Forbidden(
+                f"to {action} touches every service and environment; token {self.name!r} "
+                f"is scoped to {self.scope_text()}"
+            )
+
+    @property
+    def unrestricted(self) -> bool:
+        """Whether the token may touch every service and every environment."""
+        if self.role is Role.CLIENT:
+            return False
+        return self.services is None and self.environments is None
+
+    def scope_text(self) -> str:
+        """Return the token's scope for a message, e.g. ``services payments; environments dev``."""
+        parts = []
+        if self.services is not None:
+            parts.append("services " + (", ".join(sorted(self.services)) or "(none)"))
+        if self.role is Role.CLIENT and self.environment is not None:
+            parts.append(f"environment {self.environment}")
+        elif self.environments is not None:
+            parts.append("environments " + (", ".join(sorted(self.environments)) or "(none)"))
+        return "; ".join(parts) or "everything"
+
+    def may_touch_service(self, service: str) -> bool:
+        """Whether the token's scope admits ``service``."""
+        return self.services is None or service in self.services
 
     def may_touch_environment(self, environment: str) -> bool:
         """Whether the token's scope admits ``environment`` (a client token: only its own)."""

@@ -1,11 +1,11 @@
 """Control-plane commands: they talk to a relgate server over its REST API.
 
-login, token, release, evidence, gates, promote, approve, reject, rollback,
-unpin, deploy, status, history, audit (apply is in relgate.cli.pipelines).
-Each takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN, else
-the `relgate login` file) and ``--json`` to print the server's answer for
-machines. Exit codes: 0 ok, 1 gate failed, conflict or a deployment that did
-not succeed, 2 bad input.
+login, release, evidence, gates, promote, approve, reject, rollback, unpin,
+deploy, status, history (tokens: cli/tokens.py; audit: cli/audit.py; apply:
+cli/pipelines.py). Each takes ``--url`` and ``--token`` (else RELGATE_URL /
+RELGATE_TOKEN, else the `relgate login` file) and ``--json`` to print the
+server's answer for machines. Exit codes: 0 ok, 1 gate failed, conflict or
+a deployment that did not succeed, 2 bad input.
 
 Only Typer is imported at module level: httpx, Rich and the manifest models
 are imported inside the commands, so ``relgate version`` stays fast.
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from relgate.auth.model import Role
 from relgate.cli.main import app
 from relgate.cli.options import JsonOption, TokenOption, UrlOption
 from relgate.cli.options import client as _client
@@ -30,6 +29,7 @@ from relgate.promotion.model import FINAL_STATES
 
 if TYPE_CHECKING:
     from relgate.cli.client import Client
+    from relgate.releases.authorship import Person
 
 # How often --wait and --follow ask the server; short, since a deployment of a
 # small service often ends within a second or two.
@@ -51,7 +51,6 @@ TimeoutOption = Annotated[
 ]
 
 
-token_app = typer.Typer(help="Create, list and revoke API tokens (admin).", no_args_is_help=True)
 release_app = typer.Typer(
     help="Register releases (a version bound to one artifact digest) and look at them.",
     no_args_is_help=True,
@@ -61,13 +60,10 @@ evidence_app = typer.Typer(
 )
 gates_app = typer.Typer(help="Evaluate an environment's gates for a release.", no_args_is_help=True)
 deploy_app = typer.Typer(help="Look at, follow or cancel one deployment.", no_args_is_help=True)
-audit_app = typer.Typer(help="Read and verify the hash-chained audit trail.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
 app.add_typer(release_app, name="release")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(gates_app, name="gates")
 app.add_typer(deploy_app, name="deploy")
-app.add_typer(audit_app, name="audit")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -206,7 +202,7 @@ def _finish(deployment: dict[str, Any], json_output: bool, done: str | None = No
         raise typer.Exit(1)
 
 
-# ---------------------------------------------------------------------------- login, tokens
+# ---------------------------------------------------------------------------- login
 
 
 @app.command("login")
@@ -233,92 +229,6 @@ def login(
         me = client.get("/api/v1/whoami")
     path = write_login(client.url, token)
     _out(f"logged in to {client.url} as {me['name']} ({me['role']}); saved to {path}")
-
-
-@token_app.command("create")
-def token_create(
-    name: Annotated[
-        str, typer.Option("--name", help="Who or what uses it; recorded as the actor.")
-    ],
-    role: Annotated[
-        Role,
-        typer.Option(
-            "--role",
-            help="admin: everything; ci: apply, release, evidence, promote, roll back; "
-            "approver: approve and reject; client: feature flags of one environment.",
-        ),
-    ],
-    env: Annotated[
-        str | None,
-        typer.Option(
-            "--env", help="The environment a client token is scoped to.", show_default=False
-        ),
-    ] = None,
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Create an API token and print its secret, which is shown this once only."""
-    from relgate.cli.output import escape, print_json
-
-    with _client(url, token) as client:
-        created = client.post(
-            "/api/v1/tokens", json={"name": name, "role": role.value, "environment": env}
-        )
-    if json_output:
-        print_json(created)
-        return
-    _out(
-        escape(f"created token {created['name']} (role {created['role']}); it is shown only once:")
-    )
-    _out(escape(created["token"]))
-
-
-@token_app.command("list")
-def token_list(
-    url: UrlOption = None, token: TokenOption = None, json_output: JsonOption = False
-) -> None:
-    """List API tokens (never their secrets)."""
-    from relgate.cli.output import print_json
-
-    with _client(url, token) as client:
-        tokens = client.get("/api/v1/tokens")
-    if json_output:
-        print_json(tokens)
-        return
-    _print_table(
-        ["name", "role", "environment", "created", "by", "revoked"],
-        [
-            [
-                t["name"],
-                t["role"],
-                _show(t.get("environment")),
-                _when(t.get("created_at")),
-                t.get("created_by"),
-                "yes" if t.get("revoked") else "no",
-            ]
-            for t in tokens
-        ],
-        empty="no tokens",
-    )
-
-
-@token_app.command("revoke")
-def token_revoke(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The token's name.")],
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Revoke a token: every later request with it is refused."""
-    from relgate.cli.output import escape, print_json
-
-    with _client(url, token) as client:
-        answer = client.delete(f"/api/v1/tokens/{_seg(name)}")
-    if json_output:
-        print_json(answer)
-        return
-    _out(escape(f"revoked token {name}"))
 
 
 # ---------------------------------------------------------------------------- releases
@@ -362,12 +272,22 @@ def release_create(
         str | None,
         typer.Option(
             "--author",
-            help="Who wrote the change; they cannot approve it [default: the token's name].",
+            help="Who wrote the change; they cannot approve it [default: the commit's author "
+            "when --commit is in --repo, else the token's name].",
         ),
     ] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="Git repository for --version auto.")] = Path(
-        "."
-    ),
+    author_email: Annotated[
+        str | None,
+        typer.Option(
+            "--author-email",
+            help="The author's email [default: the commit's author email when --commit is in "
+            "--repo]; Co-authored-by trailers of the commit are recorded too.",
+            show_default=False,
+        ),
+    ] = None,
+    repo: Annotated[
+        Path, typer.Option("--repo", help="Git repository for --version auto and the authors.")
+    ] = Path("."),
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -389,6 +309,12 @@ def release_create(
         version, head, rendered = _auto_version(repo)
         commit = commit or head
         changelog = changelog if changelog is not None else rendered
+    co_authors: list[str] = []
+    written = _git_authorship(repo, commit) if commit else None
+    if written is not None:
+        git_author, co_authors = written
+        if author is None and author_email is None:
+            author, author_email = git_author.name or None, git_author.email or None
     body = {
         "service": service,
         "version": version,
@@ -396,6 +322,8 @@ def release_create(
         "commit": commit,
         "changelog": changelog,
         "author": author,
+        "author_email": author_email,
+        "co_authors": co_authors,
     }
     with _client(url, token) as client:
         release = client.post("/api/v1/releases", json=body)
@@ -403,6 +331,26 @@ def release_create(
         print_json(release)
         return
     _out(escape(f"release {release['service']}@{release['version']}: {release['artifact']}"))
+
+
+def _git_authorship(repo: Path, commit: str) -> tuple[Person, list[str]] | None:
+    """Return the author and co-authors (``Name <email>``) of ``commit`` in ``repo``.
+
+    None when ``repo`` is not a git repository or does not have the commit: the
+    release is then created with what the flags say.
+    """
+    from relgate.errors import RelgateError
+    from relgate.releases.authorship import Person, co_authors_in
+    from relgate.versioning.gitlog import GitRepository
+
+    try:
+        found = GitRepository.open(repo).authorship(commit)
+    except RelgateError:
+        return None
+    if found is None:
+        return None
+    name, email, message = found
+    return Person(name=name.strip(), email=email.strip()), [str(p) for p in co_authors_in(message)]
 
 
 def _read_text(path: Path) -> str:
@@ -486,11 +434,16 @@ def release_show(
         ("artifact", "artifact"),
         ("commit", "commit"),
         ("author", "author"),
+        ("co-authors", "co_authors"),
         ("created", "created_at"),
         ("created by", "created_by"),
     ):
         if key is None:
             value = f"{found['service']}@{found['version']}"
+        elif key == "author" and found.get("author_email"):
+            value = f"{found.get('author') or ''} <{found['author_email']}>".strip()
+        elif key == "co_authors":
+            value = ", ".join(found.get(key) or []) or "-"
         elif key == "created_at":
             value = _when(found.get(key))
         else:
@@ -984,68 +937,4 @@ def history(
             for d in rows
         ],
         empty=f"no deployments of {service} yet",
-    )
-
-
-# ---------------------------------------------------------------------------- audit
-
-
-@audit_app.command("verify")
-def audit_verify(
-    expect_head: Annotated[
-        str | None,
-        typer.Option(
-            "--expect-head",
-            help="The head hash noted earlier: also catches events deleted from the end.",
-            show_default=False,
-        ),
-    ] = None,
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Recompute the audit hash chain; exit 1 and list the problems when it is not intact."""
-    from relgate.cli.output import escape, print_json
-
-    with _client(url, token) as client:
-        report = client.get("/api/v1/audit/verify", params={"expect_head": expect_head})
-    if json_output:
-        print_json(report)
-    elif report["intact"]:
-        _out(escape(f"audit trail intact: {report['events']} events, head {report['head']}"))
-    else:
-        _out(escape(f"audit trail NOT intact ({report['events']} events):"))
-        for problem in report["problems"]:
-            _out(escape(f"  {problem}"))
-    if not report["intact"]:
-        raise typer.Exit(1)
-
-
-@audit_app.command("list")
-def audit_list(
-    subject: Annotated[
-        str | None,
-        typer.Option(
-            "--subject",
-            help="Only subjects starting with this, e.g. release/payments@ or deployment/7.",
-            show_default=False,
-        ),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="How many.")] = 100,
-    url: UrlOption = None,
-    token: TokenOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """List audit events, newest first."""
-    from relgate.cli.output import print_json
-
-    with _client(url, token) as client:
-        events = client.get("/api/v1/audit", params={"subject": subject, "limit": limit})
-    if json_output:
-        print_json(events)
-        return
-    _print_table(
-        ["seq", "when", "actor", "action", "subject"],
-        [[e["seq"], _when(e.get("at")), e["actor"], e["action"], e["subject"]] for e in events],
-        empty="no audit events",
     )

@@ -46,11 +46,24 @@ _COMMAND_MODULES = {
     "serve": "server",
     "db": "server",
     "flags": "flags",
+    "token": "tokens",
+    "identity": "tokens",
+    "admin": "admin",
+    "audit": "audit",
     "apply": "pipelines",
     "pipeline": "pipelines",
     "deployers": "pipelines",
 }
-_ALL_MODULES = ("versioning", "server", "control", "flags", "pipelines")
+_ALL_MODULES = (
+    "versioning",
+    "server",
+    "control",
+    "tokens",
+    "admin",
+    "flags",
+    "audit",
+    "pipelines",
+)
 
 
 def _register(argv: list[str]) -> None:

@@ -5,6 +5,10 @@ timeout, a cancel, or an exit that leaves helpers behind can stop everything
 it started with one signal to the group, never a process of anybody else's.
 Output (stdout and stderr merged) is read in the calling thread and handed to
 the log sink line by line, so the sink is never called from another thread.
+
+A command sees a minimal environment (:func:`request_environment`), never the
+server's own: relgate's database URL and settings, and whatever else the
+server was started with, stay out of a deploy script's reach.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pwd
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from relgate.deploy.config import CommandDeployerSpec
+from relgate.deploy.config import CommandDeployerSpec, CommandVerifySpec
 from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
 
 # A line longer than this is handed to the log in pieces, so one endless line
@@ -36,11 +44,46 @@ KILL_WAIT_SECONDS = 2.0
 _SHELL_SPECIAL = frozenset("$`*?[~{\\;&|<>()")
 
 
-def request_environment(request: DeployRequest, extra: Mapping[str, str]) -> dict[str, str]:
-    """Return relgate's environment, plus ``extra``, plus the RELGATE_* variables of ``request``."""
-    env = dict(os.environ)
-    env.update(extra)
-    env.update(
+# what a command inherits from the server, whatever its definition says: enough to
+# find programs, a home and the locale; LC_* follow LANG, TZ the clock's zone
+BASE_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
+
+
+def request_environment(
+    request: DeployRequest,
+    *,
+    env: Mapping[str, str],
+    env_allow: Sequence[str] = (),
+    secrets: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+    home: str | None = None,
+    source: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Return the environment of a deploy or verify command for ``request``.
+
+    It holds PATH, HOME, LANG, LANGUAGE, TZ and LC_* of ``source`` (the
+    server's environment by default), the variables ``env_allow`` names that
+    ``source`` has, then ``env`` and ``secrets`` with their own values, then
+    the RELGATE_* variables of the deployment (and RELGATE_WORKDIR and TMPDIR
+    when ``workdir`` is given). ``home`` replaces HOME (the home of the
+    ``run_as`` user). Nothing else of ``source`` is passed; a RELGATE_* name in
+    ``env_allow`` is skipped (the spec refuses it when it is read).
+    """
+    server = os.environ if source is None else source
+    result = {
+        name: value
+        for name, value in server.items()
+        if name in BASE_VARIABLES or name.startswith("LC_")
+    }
+    result.setdefault("PATH", os.defpath)
+    if home is not None:
+        result["HOME"] = home
+    for name in env_allow:
+        if name in server and not name.upper().startswith("RELGATE_"):
+            result[name] = server[name]
+    result.update(env)
+    result.update(secrets or {})
+    result.update(
         {
             "RELGATE_SERVICE": request.service,
             "RELGATE_ENVIRONMENT": request.environment,
@@ -51,7 +94,99 @@ def request_environment(request: DeployRequest, extra: Mapping[str, str]) -> dic
             "RELGATE_REASON": request.reason,
         }
     )
-    return env
+    if workdir is not None:
+        result["RELGATE_WORKDIR"] = str(workdir)
+        result["TMPDIR"] = str(workdir)
+    return result
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The OS user a command runs as: its ids and home."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+def resolve_user(name: str) -> RunAs | str:
+    """Return the user ``name`` as a :class:`RunAs`, or why a command cannot run as it.
+
+    Changing user needs root: when the server runs as anyone else this says so
+    instead of letting the command run as the server's own user.
+    """
+    if os.geteuid() != 0:
+        return f"run_as {name} needs relgate to run as root, and it runs as uid {os.geteuid()}"
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return f"run_as {name}: no such user on the server"
+    return RunAs(name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+
+
+@contextlib.contextmanager
+def deployment_folder(request: DeployRequest, user: RunAs | None) -> Iterator[Path]:
+    """Yield a fresh folder of this deployment's own (mode 0700), removed afterwards.
+
+    It belongs to ``user`` when one is given, so a command run as another user
+    can write there.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"relgate-{_safe(request.deployment_id)}-"))
+    try:
+        if user is not None:
+            os.chown(folder, user.uid, user.gid)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _safe(text: str) -> str:
+    return "".join(char if char.isalnum() or char in "-_" else "_" for char in text)[:40]
+
+
+def run_spec(
+    spec: CommandDeployerSpec | CommandVerifySpec,
+    request: DeployRequest,
+    *,
+    cwd: Path,
+    log: LogSink,
+    cancel: threading.Event | None,
+    label: str,
+) -> StepOutcome:
+    """Run the command of ``spec`` for ``request`` in a minimal environment of its own.
+
+    The command runs in ``cwd``, as ``spec.run_as`` when set, with a fresh
+    folder of its own (RELGATE_WORKDIR, also TMPDIR) removed when it ends.
+    Returns the outcome of :func:`run_command`, or a failed one saying why it
+    cannot run as ``run_as``. Never raises for a failing command.
+    """
+    user: RunAs | None = None
+    if spec.run_as is not None:
+        resolved = resolve_user(spec.run_as)
+        if isinstance(resolved, str):
+            return StepOutcome(False, f"cannot run {program_name(spec.command)}: {resolved}")
+        user = resolved
+    with deployment_folder(request, user) as folder:
+        env = request_environment(
+            request,
+            env=spec.env,
+            env_allow=spec.env_allow,
+            secrets=spec.secrets,
+            workdir=folder,
+            home=user.home if user is not None else None,
+        )
+        return run_command(
+            spec.command,
+            cwd=cwd,
+            env=env,
+            timeout=spec.timeout_seconds,
+            kill_grace=spec.kill_grace_seconds,
+            log=log,
+            cancel=cancel,
+            label=label,
+            user=user,
+        )
 
 
 def resolve_cwd(cwd: str | None, base_dir: Path) -> Path:
@@ -243,8 +378,12 @@ def run_command(
     log: LogSink,
     cancel: threading.Event | None = None,
     label: str = "command",
+    user: RunAs | None = None,
 ) -> StepOutcome:
     """Run ``command`` (a shell line or an argv) in ``cwd``, streaming its output to ``log``.
+
+    ``env`` is the whole environment of the command; ``user`` the OS user it
+    runs as (its own group, no supplementary groups), the server's by default.
 
     Returns a succeeded outcome when it exits 0; otherwise an outcome naming
     the exit code, the signal, the timeout, ``cancelled``, or why it could not
@@ -271,6 +410,9 @@ def run_command(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=user.uid if user is not None else None,
+            group=user.gid if user is not None else None,
+            extra_groups=[] if user is not None else None,
         )
     except OSError as exc:
         return StepOutcome(False, f"cannot run {name}: {exc.strerror or exc}")
@@ -355,13 +497,6 @@ class CommandDeployer:
         exit code, the timeout, ``cancelled`` or why it could not start
         otherwise. Never raises for a failing command.
         """
-        return run_command(
-            self._spec.command,
-            cwd=self._cwd,
-            env=request_environment(request, self._spec.env),
-            timeout=self._spec.timeout_seconds,
-            kill_grace=self._spec.kill_grace_seconds,
-            log=log,
-            cancel=cancel,
-            label="deploy command",
+        return run_spec(
+            self._spec, request, cwd=self._cwd, log=log, cancel=cancel, label="deploy command"
         )

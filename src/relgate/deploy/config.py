@@ -29,8 +29,12 @@ RESERVED_ENV = frozenset(
         "RELGATE_PREVIOUS_ARTIFACT",
         "RELGATE_DEPLOYMENT_ID",
         "RELGATE_REASON",
+        "RELGATE_WORKDIR",
     }
 )
+
+# a user name as useradd takes it (run_as); checked again against the system when it runs
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
 class _CommandSpec(BaseModel):
@@ -47,43 +51,28 @@ class _CommandSpec(BaseModel):
     )
     env: dict[str, str] = Field(
         default_factory=dict,
-        description="Variables added to relgate's own environment for the command.",
+        description="Variables set for the command, with the values given here.",
+    )
+    env_allow: list[str] = Field(
+        default_factory=list,
+        description="Variables of the server's environment passed to the command by name "
+        "(when the server has them); relgate's own RELGATE_* settings cannot be named.",
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables whose values the server holds (a deployer registered on the "
+        "server), passed to the command by name and never logged.",
+        repr=False,
+    )
+    run_as: str | None = Field(
+        default=None,
+        description="Run the command as this OS user; only possible when the server runs as root.",
     )
     kill_grace_seconds: float = Field(
         default=10,
         ge=0,
         description="After a timeout or a cancel, how long SIGTERM is given before SIGKILL.",
     )
-    # Set only from a deployer registered on the server (relgate.deploy.registered):
-    # relgate.yaml may not name them (relgate.promotion.pipeline refuses it), so a
-    # pipeline can never ask for the server's own variables or secrets.
-    env_allow: list[str] = Field(
-        default_factory=list,
-        description="Variables of the server's environment passed on by name (registered only).",
-    )
-    secrets: dict[str, str] = Field(
-        default_factory=dict,
-        repr=False,
-        description="Variables the server holds and passes to the command (registered only).",
-    )
-
-    @field_validator("env_allow")
-    @classmethod
-    def _allowed_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return value
-
-    @field_validator("secrets")
-    @classmethod
-    def _secret_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if name in RESERVED_ENV:
-                raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
-        return value
 
     @field_validator("command")
     @classmethod
@@ -116,6 +105,37 @@ class _CommandSpec(BaseModel):
                 raise ValueError(f"{name!r} is not a valid environment variable name")
             if name in RESERVED_ENV:
                 raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
+        return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            if name in RESERVED_ENV:
+                raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
+        return value
+
+    @field_validator("env_allow")
+    @classmethod
+    def _allowed_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            # the server's own settings (RELGATE_DATABASE_URL, ...) never reach a command
+            if name.upper().startswith("RELGATE_"):
+                raise ValueError(
+                    f"{name} cannot be passed: RELGATE_* variables of the server are relgate's "
+                    "own settings (the deployment's RELGATE_* variables are always set)"
+                )
+        return value
+
+    @field_validator("run_as")
+    @classmethod
+    def _user_name(cls, value: str | None) -> str | None:
+        if value is not None and not USER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid user name")
         return value
 
 

@@ -87,6 +87,13 @@ class RegisteredDeployer(BaseModel):
     def _variables(self) -> RegisteredDeployer:
         _names(self.env, "env")
         _names(self.env_allow, "env_allow")
+        for name in self.env_allow:
+            # the server's own settings (RELGATE_DATABASE_URL, ...) never reach a command
+            if name.upper().startswith("RELGATE_"):
+                raise ValueError(
+                    f"env_allow: {name} cannot be passed: RELGATE_* variables of the server are "
+                    "relgate's own settings"
+                )
         _names(self.secrets, "secrets")
         _names(self.secret_env, "secret_env")
         for server_name in self.secret_env.values():

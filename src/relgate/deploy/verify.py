@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from relgate.deploy.command import request_environment, resolve_cwd, run_command
+from relgate.deploy.command import resolve_cwd, run_spec
 from relgate.deploy.config import CommandVerifySpec, HttpVerifySpec
 from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
 
@@ -130,19 +130,12 @@ class CommandVerifier:
     def verify(
         self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
     ) -> StepOutcome:
-        """Run the verify command with the deployer's RELGATE_* environment.
+        """Run the verify command with the deployer's minimal environment (see ``run_spec``).
 
         Returns succeeded when it exits 0 in time; a failed outcome naming the
         exit code, the timeout, ``cancelled`` or why it could not start
         otherwise. Never raises for a failing command.
         """
-        return run_command(
-            self._spec.command,
-            cwd=self._cwd,
-            env=request_environment(request, self._spec.env),
-            timeout=self._spec.timeout_seconds,
-            kill_grace=self._spec.kill_grace_seconds,
-            log=log,
-            cancel=cancel,
-            label="verify command",
+        return run_spec(
+            self._spec, request, cwd=self._cwd, log=log, cancel=cancel, label="verify command"
         )

@@ -5,6 +5,12 @@ Unleash SDKs send ``POST /api/client/register`` when they start and
 Registrations are kept per (app, instance, environment) with their last-seen
 time; counts are added into one row per (flag, environment, app, hour), so
 storage grows with hours, not with requests.
+
+Both bodies are bounded (:data:`MAX_TOGGLES` flags a bucket, :data:`MAX_VARIANTS`
+variants a flag, :data:`MAX_COUNT` a count, text lengths): :func:`parse_metrics`
+and :func:`parse_registration` refuse a body past a bound with BadInput naming
+the field, before building anything large from it. Counts of flags relgate does
+not know are dropped when stored, never kept.
 """
 
 from __future__ import annotations
@@ -12,18 +18,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relgate.clock import Clock
-from relgate.store.tables import ClientApplicationRow, FlagMetricRow
+from relgate.errors import BadInput
+from relgate.store.tables import ClientApplicationRow, FlagMetricRow, FlagRow
 from relgate.store.uow import UnitOfWorkFactory, as_utc
 
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound="_Payload")
+
+# far above what an application evaluates, far below what would hold a worker
+MAX_TOGGLES: Final = 10_000
+MAX_VARIANTS: Final = 100
+MAX_STRATEGIES: Final = 100
+# one SDK bucket's count of one flag; the sums stay far inside a 64-bit column
+MAX_COUNT: Final = 10**12
+MAX_NAME_LENGTH: Final = 200
+# register's interval, in milliseconds: a day
+MAX_INTERVAL_MS: Final = 86_400_000
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 class _Payload(BaseModel):
@@ -37,23 +59,23 @@ class ClientRegistration(_Payload):
     app_name: str = Field(alias="appName", min_length=1, max_length=200)
     instance_id: str = Field(default="default", alias="instanceId", min_length=1, max_length=200)
     sdk_version: str | None = Field(default=None, alias="sdkVersion", max_length=100)
-    strategies: list[str] = Field(default_factory=list)
+    strategies: list[Name] = Field(default_factory=list, max_length=MAX_STRATEGIES)
     started: datetime | None = None
-    interval: NonNegativeInt | None = None
+    interval: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_MS)
 
 
 class ToggleCounts(_Payload):
     """How often one flag was evaluated in a bucket."""
 
-    yes: NonNegativeInt = 0
-    no: NonNegativeInt = 0
-    variants: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    yes: Count = 0
+    no: Count = 0
+    variants: dict[Name, Count] = Field(default_factory=dict, max_length=MAX_VARIANTS)
 
 
 class MetricsBucket(_Payload):
     start: datetime
     stop: datetime
-    toggles: dict[str, ToggleCounts] = Field(default_factory=dict)
+    toggles: dict[Name, ToggleCounts] = Field(default_factory=dict, max_length=MAX_TOGGLES)
 
 
 class ClientMetrics(_Payload):
@@ -63,6 +85,52 @@ class ClientMetrics(_Payload):
     instance_id: str = Field(default="default", alias="instanceId", min_length=1, max_length=200)
     # None: the SDK sent only metrics relgate does not keep (impact metrics)
     bucket: MetricsBucket | None = None
+
+
+def _decode(raw: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"the {what} body is not valid JSON: {exc}") from None
+
+
+def _validated(model: type[_P], data: Any, what: str) -> _P:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:5]:
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+        more = exc.error_count() - len(problems)
+        if more > 0:
+            problems.append(f"and {more} more")
+        raise BadInput(f"the {what} body is not valid: " + "; ".join(problems)) from None
+
+
+def parse_metrics(raw: bytes) -> ClientMetrics:
+    """Return the ``POST /api/client/metrics`` body in ``raw``, validated and bounded.
+
+    Raises BadInput naming the field for a malformed body, and naming the
+    bound for more than MAX_TOGGLES flags (checked before any is validated).
+    """
+    data = _decode(raw, "metrics")
+    bucket = data.get("bucket") if isinstance(data, dict) else None
+    toggles = bucket.get("toggles") if isinstance(bucket, dict) else None
+    if isinstance(toggles, dict) and len(toggles) > MAX_TOGGLES:
+        raise BadInput(
+            f"the metrics body is not valid: bucket.toggles: {len(toggles)} flags, "
+            f"at most {MAX_TOGGLES} are taken in one bucket"
+        )
+    return _validated(ClientMetrics, data, "metrics")
+
+
+def parse_registration(raw: bytes) -> ClientRegistration:
+    """Return the ``POST /api/client/register`` body in ``raw``, validated and bounded.
+
+    Raises BadInput naming the field that is wrong or past its bound.
+    """
+    return _validated(ClientRegistration, _decode(raw, "register"), "register")
 
 
 @dataclass(frozen=True)
@@ -85,6 +153,12 @@ class ClientApplication:
     interval_ms: int | None
     started_at: datetime | None
     last_seen_at: datetime
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    # one IN list per 500 names: SQLite and PostgreSQL cap a statement's parameters
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _hour(at: datetime) -> datetime:
@@ -117,8 +191,9 @@ class ClientMetricsService:
     def record(self, environment: str, metrics: ClientMetrics) -> int:
         """Add a metrics bucket's counts to the hourly rows of ``environment``.
 
-        Returns how many flags' counts were stored. The hour is the bucket's
-        start. Raises ExternalError when the store fails.
+        Returns how many flags' counts were stored: counts of flags relgate
+        does not know (archived ones it does) are dropped. The hour is the
+        bucket's start. Raises ExternalError when the store fails.
         """
         return self._retrying(lambda: self._record(environment, metrics))
 
@@ -132,12 +207,20 @@ class ClientMetricsService:
                 uow.commit()
                 return 0
             hour = _hour(bucket.start)
-            names = sorted(bucket.toggles)
+            names = sorted(
+                key
+                for chunk in _chunks(sorted(bucket.toggles))
+                for key in session.scalars(select(FlagRow.key).where(FlagRow.key.in_(chunk)))
+            )
+            if not names:
+                uow.commit()
+                return 0
             existing = {
                 row.flag_key: row
+                for chunk in _chunks(names)
                 for row in session.scalars(
                     select(FlagMetricRow).where(
-                        FlagMetricRow.flag_key.in_(names),
+                        FlagMetricRow.flag_key.in_(chunk),
                         FlagMetricRow.environment == environment,
                         FlagMetricRow.app_name == metrics.app_name,
                         FlagMetricRow.hour == hour,

@@ -27,7 +27,6 @@ import ipaddress
 import logging
 import random
 import re
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from typing import Any, Final
 import mmh3
 
 from relgate.errors import InvalidFlagContext, InvalidFlagDefinition, InvalidVersion
+from relgate.flags.regex import RegexRefusal, compile_rust_regex
 from relgate.versioning.semver import PrecedenceKey, Version
 
 logger = logging.getLogger(__name__)
@@ -281,200 +281,6 @@ def _log_once(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Regular expressions: Unleash evaluates REGEX with Rust's regex crate, whose
-# syntax differs from Python's re in a few places; translate them, and refuse
-# what Rust refuses (look-around, backreferences) so those never match.
-
-# ASCII character classes of Rust's regex, as code point ranges
-_POSIX_CLASSES: Final[dict[str, tuple[tuple[int, int], ...]]] = {
-    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)),
-    "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
-    "ascii": ((0x00, 0x7F),),
-    "blank": ((0x09, 0x09), (0x20, 0x20)),
-    "cntrl": ((0x00, 0x1F), (0x7F, 0x7F)),
-    "digit": ((0x30, 0x39),),
-    "graph": ((0x21, 0x7E),),
-    "lower": ((0x61, 0x7A),),
-    "print": ((0x20, 0x7E),),
-    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)),
-    "space": ((0x09, 0x0D), (0x20, 0x20)),
-    "upper": ((0x41, 0x5A),),
-    "word": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
-    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
-}
-_MAX_CODE_POINT: Final = 0x10FFFF
-
-
-def _class_ranges(ranges: Iterable[tuple[int, int]], *, negated: bool) -> str:
-    if negated:
-        complement: list[tuple[int, int]] = []
-        start = 0
-        for low, high in ranges:
-            if low > start:
-                complement.append((start, low - 1))
-            start = high + 1
-        if start <= _MAX_CODE_POINT:
-            complement.append((start, _MAX_CODE_POINT))
-        ranges = complement
-    return "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in ranges)
-
-
-_POSIX_CLASS = re.compile(r"\[:(\^?)([a-z]+):\]")
-_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])")
-_HEX_BRACED = re.compile(r"\\x\{([0-9a-fA-F]{1,6})\}")
-
-
-def _translate_class(pattern: str, start: int) -> tuple[str, int] | None:
-    """Translate the bracket class at ``start``; return it and the index after it."""
-    out = ["["]
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "^":
-        out.append("^")
-        i += 1
-    first = True
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "]" and not first:
-            out.append("]")
-            return "".join(out), i + 1
-        first = False
-        if ch == "\\":
-            hex_match = _HEX_BRACED.match(pattern, i)
-            if hex_match:
-                out.append(f"\\U{int(hex_match.group(1), 16):08x}")
-                i = hex_match.end()
-                continue
-            if i + 1 >= len(pattern) or pattern[i + 1] in "pPk":
-                return None
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if ch == "[":
-            posix = _POSIX_CLASS.match(pattern, i)
-            if posix is None or posix.group(2) not in _POSIX_CLASSES:
-                return None  # nested classes
-            ranges = _POSIX_CLASSES[posix.group(2)]
-            out.append(_class_ranges(ranges, negated=posix.group(1) == "^"))
-            i = posix.end()
-            continue
-        if pattern.startswith(("&&", "--", "~~"), i):
-            return None  # Rust's class set operations
-        out.append("\\" + ch if ch in "|&~" else ch)
-        i += 1
-    return None
-
-
-def translate_rust_regex(pattern: str) -> str | None:
-    """Return a Python ``re`` pattern that matches as Rust's ``regex`` crate would.
-
-    Returns ``None`` for what Rust rejects (look-around, backreferences) and
-    for syntax this translation does not cover.
-    """
-    out: list[str] = []
-    # per open group: (multiline flag outside it, scoped flag groups opened in it)
-    stack: list[tuple[bool, list[str]]] = []
-    scoped: list[str] = []
-    multiline = False
-    i = 0
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 >= n:
-                return None
-            nxt = pattern[i + 1]
-            if nxt in "123456789kpPgGZ":
-                return None
-            hex_match = _HEX_BRACED.match(pattern, i)
-            if hex_match:
-                out.append(re.escape(chr(int(hex_match.group(1), 16))))
-                i = hex_match.end()
-                continue
-            out.append("\\Z" if nxt == "z" else pattern[i : i + 2])
-            i += 2
-        elif ch == "[":
-            translated = _translate_class(pattern, i)
-            if translated is None:
-                return None
-            out.append(translated[0])
-            i = translated[1]
-        elif ch == "(":
-            if not pattern.startswith("(?", i):
-                stack.append((multiline, scoped))
-                scoped = []
-                out.append("(")
-                i += 1
-                continue
-            if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
-                return None
-            named = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>").match(pattern, i)
-            if named:
-                stack.append((multiline, scoped))
-                scoped = []
-                out.append(f"(?P<{named.group(1)}>")
-                i = named.end()
-                continue
-            flags = _FLAG_GROUP.match(pattern, i)
-            if flags is None:
-                return None
-            # u (Unicode) is Python's default for str; U (lazy by default) changes
-            # where a match ends, never whether there is one, and REGEX only asks that
-            on = flags.group(1).replace("u", "").replace("U", "")
-            off = (flags.group(2) or "").replace("u", "").replace("U", "")
-            if set(on + off) - set("imsx"):
-                return None
-            spec = on + ("-" + off if off else "")
-            inner_multiline = (multiline or "m" in on) and "m" not in off
-            if flags.group(3) == ":":
-                stack.append((multiline, scoped))
-                scoped = []
-                out.append(f"(?{spec}:")
-            elif spec:
-                # Rust applies "(?i)" up to the end of the enclosing group, where
-                # Python only allows global flags at the start: open a scoped
-                # group here and close it where the enclosing group ends.
-                scoped.append(spec)
-                out.append(f"(?{spec}:")
-            multiline = inner_multiline
-            i = flags.end()
-        elif ch == ")":
-            if not stack:
-                return None
-            out.append(")" * len(scoped) + ")")
-            multiline, scoped = stack.pop()
-            i += 1
-        elif ch == "|":
-            # flags opened in this group hold in every later branch of it
-            out.append(")" * len(scoped) + "|" + "".join(f"(?{s}:" for s in scoped))
-            i += 1
-        elif ch == "$":
-            # Rust's $ is the very end unless (?m); Python's $ also matches before a final \n
-            out.append("$" if multiline else "\\Z")
-            i += 1
-        else:
-            out.append(ch)
-            i += 1
-    if stack:
-        return None
-    out.append(")" * len(scoped))
-    return "".join(out)
-
-
-def compile_rust_regex(pattern: str, *, case_insensitive: bool) -> re.Pattern[str] | None:
-    """Return the compiled pattern, or ``None`` when Rust would reject it or it is invalid."""
-    translated = translate_rust_regex(pattern)
-    if translated is None:
-        return None
-    try:
-        with warnings.catch_warnings():
-            # Python warns (FutureWarning) about class syntax it may change; treat as invalid
-            warnings.simplefilter("error")
-            return re.compile(translated, re.IGNORECASE if case_insensitive else 0)
-    except (re.error, Warning, OverflowError, RecursionError):
-        return None
-
-
-# ---------------------------------------------------------------------------
 # Constraints
 
 
@@ -614,13 +420,18 @@ def _regex_operator(
     getter: ContextGetter, value: str | None, case_insensitive: bool, where: str
 ) -> Predicate:
     compiled = (
-        None if value is None else compile_rust_regex(value, case_insensitive=case_insensitive)
+        RegexRefusal("no value")
+        if value is None
+        else compile_rust_regex(value, case_insensitive=case_insensitive)
     )
-    if compiled is None:
-        _log_once(f"{where}: {value!r} is not a supported regular expression; matches nothing")
+    if isinstance(compiled, RegexRefusal):
+        _log_once(
+            f"{where}: {value!r} is not a supported regular expression ({compiled.reason}); "
+            "matches nothing"
+        )
         return _no_match
-    search = compiled.search
-    return lambda c: (v := getter(c)) is not None and search(v) is not None
+    matches = compiled.matches
+    return lambda c: (v := getter(c)) is not None and matches(v)
 
 
 def _cidr_operator(getter: ContextGetter, values: list[str], where: str) -> Predicate:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relgate.audit import store as audit
-from relgate.auth.model import Action, Principal
+from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict, InvalidFlagDefinition, NotFound
 from relgate.flags import unleash_format as fmt
@@ -155,20 +155,26 @@ class FlagService:
     # ------------------------------------------------------------------ reading
 
     def list_flags(self, principal: Principal, *, include_archived: bool = False) -> list[FlagView]:
-        """Return every flag (archived ones too when asked), ordered by key."""
+        """Return every flag (archived ones too when asked), ordered by key.
+
+        A token scoped to some environments sees only their configurations and metrics.
+        """
         principal.require(Action.READ)
         with self._uow() as uow:
             query = select(FlagRow).order_by(FlagRow.key)
             if not include_archived:
                 query = query.where(FlagRow.archived_at.is_(None))
             flags = list(uow.session.scalars(query))
-            return _views(uow, flags, self._clock.now())
+            return _visible(principal, _views(uow, flags, self._clock.now()))
 
     def get_flag(self, principal: Principal, key: str) -> FlagView:
-        """Return one flag, archived or not. Raises ``NotFound``."""
+        """Return one flag, archived or not, with the environments of the token's scope.
+
+        Raises ``NotFound``.
+        """
         principal.require(Action.READ)
         with self._uow() as uow:
-            return _views(uow, [_flag(uow, key)], self._clock.now())[0]
+            return _visible(principal, _views(uow, [_flag(uow, key)], self._clock.now()))[0]
 
     def list_segments(self, principal: Principal) -> list[SegmentView]:
         """Return every segment, ordered by name, with the flags that use it."""
@@ -275,9 +281,10 @@ class FlagService:
         """Archive a flag: it leaves every client payload. Return it.
 
         Raises ``NotFound``, and ``Conflict`` when it is already archived or
-        another live flag depends on it.
+        another live flag depends on it; ``Forbidden`` for a scoped token (it
+        leaves every environment).
         """
-        principal.require(Action.MANAGE_FLAGS)
+        principal.require(Action.MANAGE_FLAGS, everywhere=True)
         with self._uow() as uow:
             flag = _live_flag(uow, key)
             children = [
@@ -309,9 +316,10 @@ class FlagService:
     def revive(self, principal: Principal, key: str) -> FlagView:
         """Bring an archived flag back with its last configuration; return it.
 
-        Raises ``NotFound``, and ``Conflict`` when the flag is not archived.
+        Raises ``NotFound``, and ``Conflict`` when the flag is not archived;
+        ``Forbidden`` for a scoped token (it comes back in every environment).
         """
-        principal.require(Action.MANAGE_FLAGS)
+        principal.require(Action.MANAGE_FLAGS, everywhere=True)
         with self._uow() as uow:
             flag = _flag(uow, key)
             if flag.archived_at is None:
@@ -336,9 +344,10 @@ class FlagService:
 
         As in Unleash, one level only: a parent may not itself depend on a
         flag, and a flag others depend on may not get parents. Raises
-        ``InvalidFlagDefinition`` naming the entry, ``NotFound``, ``Conflict``.
+        ``InvalidFlagDefinition`` naming the entry, ``NotFound``, ``Conflict``,
+        ``Forbidden`` for a scoped token (dependencies hold in every environment).
         """
-        principal.require(Action.MANAGE_FLAGS)
+        principal.require(Action.MANAGE_FLAGS, everywhere=True)
         normalized = fmt.normalize_dependencies(list(dependencies))
         with self._uow() as uow:
             flag = _live_flag(uow, key)
@@ -483,13 +492,16 @@ class FlagService:
         """Turn a flag off in every environment at once (audited as ``flag.killed``); return it.
 
         Strategies are kept, so re-enabling restores the previous rollout.
-        Raises ``NotFound``, ``Conflict`` for an archived flag.
+        Raises ``NotFound``, ``Conflict`` for an archived flag, ``Forbidden`` when
+        the flag is configured in an environment outside the token's scope.
         """
         principal.require(Action.MANAGE_FLAGS)
         now = self._clock.now()
         with self._uow() as uow:
             flag = _live_flag(uow, key)
             rows = _environment_rows(uow, flag.id)
+            for row in rows:
+                principal.require(Action.MANAGE_FLAGS, environment=row.environment)
             before = {"enabled": {row.environment: row.enabled for row in rows}}
             for row in rows:
                 if row.enabled:
@@ -561,8 +573,12 @@ class FlagService:
         description: str | None = None,
         constraints: Sequence[Mapping[str, Any]] | None = None,
     ) -> SegmentView:
-        """Change a segment's description or constraints; return it. Raises ``NotFound``."""
-        principal.require(Action.MANAGE_FLAGS)
+        """Change a segment's description or constraints; return it.
+
+        Raises ``NotFound``, and ``Forbidden`` for a scoped token (a segment
+        holds in every environment).
+        """
+        principal.require(Action.MANAGE_FLAGS, everywhere=True)
         normalized = (
             None
             if constraints is None
@@ -630,7 +646,8 @@ class FlagService:
         what is malformed, and ``BadInput`` for a segment relgate does not
         have and the file does not define, or a dependency on an unknown flag.
         """
-        principal.require(Action.MANAGE_FLAGS)
+        # an import may change segments and dependencies, which hold in every environment
+        principal.require(Action.MANAGE_FLAGS, everywhere=True)
         if environment is not None:
             check_environment(environment)
         plan = fmt.read_import(document, environment=environment)
@@ -681,6 +698,8 @@ class FlagService:
         """
         principal.require(Action.READ)
         wanted = [check_environment(e) for e in environments]
+        for name in wanted:
+            principal.require(Action.READ, environment=name)
         now = self._clock.now()
         with self._uow() as uow:
             flags = list(
@@ -691,7 +710,9 @@ class FlagService:
             views = _views(uow, flags, now)
             exported: list[fmt.ExportedFlag] = []
             for flag, view in zip(flags, views, strict=True):
-                names = wanted or sorted(view.environments)
+                names = wanted or sorted(
+                    e for e in view.environments if principal.may_touch_environment(e)
+                )
                 configs: dict[str, tuple[bool, Sequence[Mapping[str, Any]], Sequence[Any]]] = {}
                 for name in names:
                     env = view.environments.get(name)
@@ -733,7 +754,7 @@ class FlagService:
         *,
         strategies: list[Any] | None = None,
     ) -> FlagView:
-        principal.require(Action.MANAGE_FLAGS)
+        principal.require(Action.MANAGE_FLAGS, environment=environment)
         check_environment(environment)
         now = self._clock.now()
         with self._uow() as uow:
@@ -769,7 +790,7 @@ class FlagService:
         )
         self._bump(uow, change)
         uow.session.flush()
-        view = _views(uow, [flag], self._clock.now())[0]
+        view = _visible(principal, _views(uow, [flag], self._clock.now()))[0]
         uow.commit()
         self._notify(change)
         return view
@@ -1152,6 +1173,28 @@ def _segment_view(row: SegmentRow, used_by: list[str]) -> SegmentView:
         updated_at=as_utc(row.updated_at),
         used_by=used_by,
     )
+
+
+def _visible(principal: Principal, views: list[FlagView]) -> list[FlagView]:
+    """Return ``views`` with only the environments the token's scope admits."""
+    if principal.environments is None and principal.role is not Role.CLIENT:
+        return views
+    return [
+        replace(
+            view,
+            environments={
+                name: env
+                for name, env in view.environments.items()
+                if principal.may_touch_environment(name)
+            },
+            metrics={
+                name: usage
+                for name, usage in view.metrics.items()
+                if principal.may_touch_environment(name)
+            },
+        )
+        for view in views
+    ]
 
 
 def _views(uow: UnitOfWork, flags: Sequence[FlagRow], now: datetime) -> list[FlagView]:

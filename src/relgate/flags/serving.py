@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
-from relgate.auth.model import Principal, Role
+from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock, SystemClock
 from relgate.errors import Forbidden, InvalidFlagContext, Unauthorized
 from relgate.flags.evaluate import get_variant, is_enabled
@@ -288,12 +288,24 @@ class ClientAuthenticator:
 
     @staticmethod
     def _check_client(principal: Principal) -> Principal:
-        if principal.role is not Role.CLIENT or not principal.environment:
-            raise Forbidden(
-                f"the flag client API needs a token with the role client; token "
-                f"{principal.name!r} has the role {principal.role}"
-            )
+        client_environment(principal)
         return principal
+
+
+def client_environment(principal: Principal) -> str:
+    """Return the one environment whose flags ``principal`` (a client token) may read.
+
+    Every client read (Unleash, OFREP, the cached fast path) takes its environment
+    from here, never from the request. Raises Forbidden for a token that is not a
+    client token of one environment.
+    """
+    if principal.role is not Role.CLIENT or not principal.environment:
+        raise Forbidden(
+            f"the flag client API needs a token with the role client; token "
+            f"{principal.name!r} has the role {principal.role}"
+        )
+    principal.require(Action.EVALUATE_FLAGS, environment=principal.environment)
+    return principal.environment
 
 
 class FlagServing:
@@ -469,13 +481,18 @@ class OfrepError(Exception):
         return body
 
 
+# fields of one OFREP context, properties included: far more than targeting needs
+MAX_CONTEXT_FIELDS: Final = 1_000
+
+
 def ofrep_context(body: object, environment: str, key: str | None = None) -> Context:
     """Return the evaluation context of an OFREP request body ``{"context": {...}}``.
 
     ``targetingKey`` becomes ``userId`` (an explicit ``userId`` wins); other
     fields are read as an Unleash context (``sessionId``, ``remoteAddress``,
     ``properties``..., anything else becomes a property); the environment is
-    the token's. Raises OfrepError INVALID_CONTEXT naming what is wrong.
+    the token's. Raises OfrepError INVALID_CONTEXT naming what is wrong, or
+    for more than MAX_CONTEXT_FIELDS fields.
     """
     if body is None:
         body = {}
@@ -487,6 +504,14 @@ def ofrep_context(body: object, environment: str, key: str | None = None) -> Con
     if not isinstance(raw, Mapping):
         raise OfrepError(
             key, "INVALID_CONTEXT", f"context: expected an object, got {type(raw).__name__}"
+        )
+    properties = raw.get("properties")
+    fields = len(raw) + (len(properties) if isinstance(properties, Mapping) else 0)
+    if fields > MAX_CONTEXT_FIELDS:
+        raise OfrepError(
+            key,
+            "INVALID_CONTEXT",
+            f"context: {fields} fields, at most {MAX_CONTEXT_FIELDS} are taken",
         )
     data = dict(raw)
     targeting_key = data.pop("targetingKey", None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from relgate.errors import InvalidFlagDefinition
+from relgate.flags.regex import regex_refusal
 from relgate.flags.variants import fix_variant_weights
 
 FLAG_TYPES: Final = ("release", "experiment", "operational", "kill-switch", "permission")
@@ -156,7 +157,28 @@ def normalize_constraint(raw: object, where: str) -> dict[str, Any]:
         constraint["value"] = _text(item.get("value"), f"{where}.value", required=False)
     constraint["inverted"] = _flag(item.get("inverted"), f"{where}.inverted")
     constraint["caseInsensitive"] = _flag(item.get("caseInsensitive"), f"{where}.caseInsensitive")
+    if constraint["operator"] == "REGEX":
+        _check_regex(constraint, where)
     return constraint
+
+
+def _check_regex(constraint: Mapping[str, Any], where: str) -> None:
+    """Refuse a REGEX pattern the linear-time engine cannot take, naming the constraint.
+
+    Stored, such a pattern would match nobody, or everybody when inverted. The
+    pattern is ``value``, or the first of ``values`` as some clients send it.
+    """
+    if "value" in constraint:
+        value, field_name = constraint["value"], "value"
+    elif constraint["values"]:
+        value, field_name = constraint["values"][0], "values[0]"
+    else:
+        raise InvalidFlagDefinition(f"{where}.value: a REGEX constraint needs a pattern")
+    reason = regex_refusal(value)
+    if reason is not None:
+        raise InvalidFlagDefinition(
+            f"{where}.{field_name}: {value!r} cannot be a REGEX constraint: {reason}"
+        )
 
 
 def normalize_constraints(raw: object, where: str) -> list[dict[str, Any]]:

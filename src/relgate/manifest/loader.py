@@ -2,13 +2,19 @@
 
 Errors name the file, the line and the dotted field path, e.g.
 ``relgate.yaml:14: environments[2].gates[0].min: Input should be a valid number``.
+
+YAML aliases let a few hundred bytes stand for billions of values (a "billion
+laughs"): the document is measured as it is composed, aliases expanded, and
+refused past :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels before
+anything is built from it.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from relgate.errors import InvalidConfig
 
@@ -19,6 +25,74 @@ if TYPE_CHECKING:
 
 M = TypeVar("M")
 Loc = tuple[str | int, ...]
+
+# far more than any relgate.yaml holds, far less than an alias bomb expands to
+MAX_VALUES: Final = 100_000
+MAX_DEPTH: Final = 100
+
+
+@cache
+def _bounded_loader() -> Any:
+    """Return a SafeLoader that counts the values of the document, aliases expanded.
+
+    Raises InvalidConfig (file and line of the alias or value at fault) past
+    MAX_VALUES values or MAX_DEPTH levels, and for an alias inside its own anchor.
+    """
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, stream: str, file: str) -> None:
+            super().__init__(stream)
+            self.file = file
+            # expanded size of each finished node, by id (self.anchors keeps them alive)
+            self._sizes: dict[int, int] = {}
+            self._count = 0
+            self._depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self._next_event()
+                line = event.start_mark.line + 1
+                target = self.anchors.get(event.anchor)
+                if target is not None:
+                    size = self._sizes.get(id(target))
+                    if size is None:
+                        raise InvalidConfig(
+                            f"the alias *{event.anchor} is inside its own anchor",
+                            file=self.file,
+                            line=line,
+                        )
+                    self._add(size, line, f"the alias *{event.anchor}")
+                return super().compose_node(parent, index)
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise InvalidConfig(
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    file=self.file,
+                    line=self._next_event().start_mark.line + 1,
+                )
+            before = self._count
+            line = self._next_event().start_mark.line + 1
+            self._add(1, line, "this value")
+            node = super().compose_node(parent, index)
+            self._depth -= 1
+            self._sizes[id(node)] = self._count - before
+            return node
+
+        def _next_event(self) -> Any:
+            return self.peek_event()  # type: ignore[no-untyped-call]
+
+        def _add(self, size: int, line: int, what: str) -> None:
+            self._count += size
+            if self._count > MAX_VALUES:
+                raise InvalidConfig(
+                    f"more than {MAX_VALUES} values once YAML aliases are expanded "
+                    f"({what} passes the limit): refused as an alias bomb",
+                    file=self.file,
+                    line=line,
+                )
+
+    return BoundedLoader
 
 
 def _construct(
@@ -58,13 +132,14 @@ def _construct(
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     """Return the YAML document in ``text`` and a map from each value's path to its line.
 
-    Raises InvalidConfig naming the file and line when the text is not YAML.
+    Raises InvalidConfig naming the file and line when the text is not YAML,
+    or expands to more than MAX_VALUES values (aliases) or MAX_DEPTH levels.
     """
     import yaml
 
     lines: dict[Loc, int] = {}
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _bounded_loader()(text, file)
         try:
             node = loader.get_single_node()
             if node is None:

@@ -473,15 +473,10 @@ def _vulnerabilities(spec: VulnerabilitiesGate, ctx: GateContext) -> GateResult:
         return GateResult(
             gate, GateStatus.FAILED, "the newest vulnerabilities evidence is not a scan report"
         )
-    if ctx.artifact_digest and report.scanned_digests:
-        expected = ctx.artifact_digest.lower()
-        if expected not in (digest.lower() for digest in report.scanned_digests):
-            return GateResult(
-                gate,
-                GateStatus.FAILED,
-                f"the vulnerability report scanned {', '.join(report.scanned_digests)}, "
-                f"not this release's artifact {ctx.artifact_digest}",
-            )
+    if ctx.artifact_digest:
+        problem = report.digest_problem(ctx.artifact_digest)
+        if problem is not None:
+            return GateResult(gate, GateStatus.FAILED, problem)
 
     today = ctx.now.astimezone(UTC).date()
     acceptances = {entry.id.upper(): entry for entry in spec.accept}

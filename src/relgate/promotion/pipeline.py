@@ -93,24 +93,11 @@ class PipelineSpec(BaseModel):
         """Return what relgate.yaml may not say, as (location, message) pairs, in file order.
 
         A protected environment must deploy with a registered deployer and may not
-        bring a verify command; no environment may set ``env_allow`` or
-        ``secrets`` (only a registered deployer holds them).
+        bring a verify command of its own.
         """
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, env in enumerate(self.environments):
             where: tuple[str | int, ...] = ("environments", index)
-            for key, spec in (("deployer", env.deployer), ("verify", env.verify)):
-                if isinstance(spec, CommandDeployerSpec | CommandVerifySpec):
-                    for field in ("env_allow", "secrets"):
-                        if getattr(spec, field):
-                            problems.append(
-                                (
-                                    (*where, key, field),
-                                    "only a deployer registered on the server holds "
-                                    f"{field}: `relgate deployers add NAME ...`, then "
-                                    "`deployer: {ref: NAME}`",
-                                )
-                            )
             if not env.protected:
                 continue
             if isinstance(env.deployer, CommandDeployerSpec):

@@ -98,6 +98,10 @@ class PipelineService:
         may not apply pipelines of this service.
         """
         principal.require(Action.APPLY_PIPELINE, service=applied.service)
+        for declared in applied.pipeline.environments:  # a pipeline sets every environment's rules
+            principal.require(
+                Action.APPLY_PIPELINE, service=applied.service, environment=declared.name
+            )
         now = self._clock.now()
         spec = applied.pipeline.model_dump(mode="json")
         digest = hashlib.sha256(applied.source.encode()).hexdigest()

@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from relgate.audit import store as audit
+from relgate.auth.duties import Duties, check_may_approve
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
-from relgate.errors import Conflict, Forbidden, GateFailed, NotFound
+from relgate.errors import Conflict, GateFailed, NotFound
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, GateView
@@ -54,7 +55,9 @@ class PromotionService:
         self._clock = clock
         self._job_listeners: list[JobListener] = []
         self._auto_lock = threading.Lock()
-        self._status_cache: dict[str | None, tuple[int, bytes]] = {}
+        self._status_cache: dict[
+            tuple[str | None, frozenset[str] | None, frozenset[str] | None], tuple[int, bytes]
+        ] = {}
 
     def on_job_queued(self, listener: JobListener) -> None:
         """Call ``listener()`` after a job was queued, so a worker can start at once."""
@@ -70,7 +73,7 @@ class PromotionService:
         self, principal: Principal, service: str, version: str, environment: str
     ) -> GateCheck:
         """Evaluate every gate of ``environment`` for ``service@version`` without promoting."""
-        principal.require(Action.READ)
+        principal.require(Action.READ, service=service, environment=environment)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             spec, _ = self._pipeline(uow.session, svc)
@@ -226,7 +229,7 @@ class PromotionService:
         than a pending approval fails, Conflict when another deployment holds
         the environment or the environment is pinned, NotFound for unknown names.
         """
-        principal.require(Action.PROMOTE)
+        principal.require(Action.PROMOTE, service=service, environment=environment)
         from relgate.promotion.gates import GateStatus
 
         now = self._clock.now()
@@ -279,6 +282,7 @@ class PromotionService:
                 actor=principal.name,
                 reason=reason,
                 gates=gates,
+                actor_identity=principal.identity,
             )
             uow.commit()
             view = self._view(session, deployment)
@@ -315,6 +319,7 @@ class PromotionService:
         reason: str,
         gates: list[GateView],
         replaces: int | None = None,
+        actor_identity: str | None = None,
     ) -> DeploymentRow:
         session = uow.session
         now = self._clock.now()
@@ -328,6 +333,7 @@ class PromotionService:
             kind=kind.value,
             state=state.value,
             requested_by=actor,
+            requested_by_identity=actor_identity,
             reason=reason,
             outcome="",
             gate_results=[g.__dict__ for g in gates],
@@ -448,11 +454,12 @@ class PromotionService:
     ) -> DeploymentView:
         """Approve or reject the deployment of ``service@version`` waiting in ``environment``.
 
-        Raises Forbidden for a non-approver or for the release's author or
-        requester (separation of duties), Conflict when nothing waits for an
-        approval or this approver already decided.
+        Raises Forbidden for a non-approver, outside the token's scope, or for
+        an author, co-author or the requester of the deployment under any token
+        of theirs (separation of duties, see ``auth.duties``); Conflict when
+        nothing waits for an approval or this identity already decided.
         """
-        principal.require(Action.APPROVE)
+        principal.require(Action.APPROVE, service=service, environment=environment)
         now = self._clock.now()
         queue = False
         with self._uow() as uow:
@@ -467,20 +474,21 @@ class PromotionService:
                 raise Conflict(
                     f"no deployment of {service}@{version} waits for approval in {environment}"
                 )
-            if principal.name == release.author:
-                raise Forbidden(
-                    f"{principal.name} is the author of {service}@{version} and cannot approve it"
-                )
-            if principal.name == deployment.requested_by:
-                raise Forbidden(f"{principal.name} requested this deployment and cannot approve it")
+            check_may_approve(principal, _duties(release, deployment, f"{service}@{version}"))
             already = session.scalar(
-                select(ApprovalRow.id).where(
+                select(ApprovalRow.approver).where(
                     ApprovalRow.deployment_id == deployment.id,
-                    ApprovalRow.approver == principal.name,
+                    or_(
+                        ApprovalRow.approver_identity == principal.identity,
+                        ApprovalRow.approver == principal.name,
+                    ),
                 )
             )
             if already is not None:
-                raise Conflict(f"{principal.name} already decided on deployment {deployment.id}")
+                raise Conflict(
+                    f"{principal.identity!r} already decided on deployment {deployment.id} "
+                    f"(as token {already!r}); one person decides once"
+                )
             decision = "approved" if approve else "rejected"
             session.add(
                 ApprovalRow(
@@ -488,6 +496,7 @@ class PromotionService:
                     environment=environment,
                     deployment_id=deployment.id,
                     approver=principal.name,
+                    approver_identity=principal.identity,
                     decision=decision,
                     comment=comment,
                     created_at=now,
@@ -560,9 +569,7 @@ class PromotionService:
         """Cancel a deployment that has not started; raises Conflict once it runs."""
         principal.require(Action.PROMOTE)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
+            row = self._scoped_deployment(uow.session, principal, Action.PROMOTE, deployment_id)
             if row.state not in (
                 DeploymentState.REQUESTED.value,
                 DeploymentState.WAITING_FOR_APPROVAL.value,
@@ -597,7 +604,7 @@ class PromotionService:
         that is running is a Conflict. Raises Conflict when there is nothing
         known-good to roll back to.
         """
-        principal.require(Action.ROLLBACK)
+        principal.require(Action.ROLLBACK, service=service, environment=environment)
         if not reason.strip():
             from relgate.errors import BadInput
 
@@ -643,6 +650,7 @@ class PromotionService:
                     )
                 ],
                 replaces=current.id if current is not None else None,
+                actor_identity=principal.identity,
             )
             env.pinned_release_id = target.id
             env.pinned_version = target.version
@@ -724,7 +732,7 @@ class PromotionService:
 
     def unpin(self, principal: Principal, service: str, environment: str) -> None:
         """Let automatic promotion into ``environment`` resume after a rollback."""
-        principal.require(Action.MANAGE_ENVIRONMENTS)
+        principal.require(Action.MANAGE_ENVIRONMENTS, service=service, environment=environment)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             env = queries.environment(uow.session, svc, environment)
@@ -745,38 +753,57 @@ class PromotionService:
     # ------------------------------------------------------------------ reading
 
     def deployment(self, principal: Principal, deployment_id: int) -> DeploymentView:
+        """Return one deployment; raises NotFound, Forbidden outside the token's scope."""
         principal.require(Action.READ)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
+            row = self._scoped_deployment(uow.session, principal, Action.READ, deployment_id)
             return self._view(uow.session, row)
 
     def deployment_log(self, principal: Principal, deployment_id: int) -> str:
+        """Return a deployment's log; raises NotFound, Forbidden outside the token's scope."""
         principal.require(Action.READ)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
+            row = self._scoped_deployment(uow.session, principal, Action.READ, deployment_id)
             return row.log
+
+    @staticmethod
+    def _scoped_deployment(
+        session: Session, principal: Principal, action: Action, deployment_id: int
+    ) -> DeploymentRow:
+        row = session.get(DeploymentRow, deployment_id)
+        if row is None:
+            raise NotFound(f"no deployment {deployment_id}")
+        service = session.scalar(select(ServiceRow.name).where(ServiceRow.id == row.service_id))
+        principal.require(action, service=service, environment=row.environment)
+        return row
 
     def history(
         self, principal: Principal, service: str, environment: str | None, limit: int = 50
     ) -> list[DeploymentView]:
-        """Return deployments of ``service`` (in one environment, or all), newest first."""
-        principal.require(Action.READ)
+        """Return deployments of ``service`` (in one environment, or all), newest first.
+
+        A token scoped to some environments sees only theirs; raises Forbidden for
+        a service or an environment outside its scope.
+        """
+        principal.require(Action.READ, service=service, environment=environment)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             query = select(DeploymentRow).where(DeploymentRow.service_id == svc.id)
             if environment is not None:
                 queries.environment(uow.session, svc, environment)
                 query = query.where(DeploymentRow.environment == environment)
+            elif principal.environments is not None:
+                query = query.where(DeploymentRow.environment.in_(sorted(principal.environments)))
             rows = uow.session.scalars(query.order_by(DeploymentRow.id.desc()).limit(limit)).all()
             return self._views(uow.session, list(rows), service=svc.name)
 
     def status(self, principal: Principal, service: str | None = None) -> list[EnvironmentStatus]:
-        """Return every (or one) service's environments with current, stable and last deployment."""
-        principal.require(Action.READ)
+        """Return every (or one) service's environments with current, stable and last deployment.
+
+        A scoped token sees only the services and environments of its scope;
+        asking for a service outside it raises Forbidden.
+        """
+        principal.require(Action.READ, service=service)
         last = aliased(DeploymentRow)
         # One query over environment rows, which carry their releases' versions:
         # joining releases four times made the planner scan it (bench/RESULTS.md).
@@ -802,6 +829,10 @@ class PromotionService:
             if service is not None:
                 scope = queries.service_by_name(uow.session, service).id
                 query = query.where(ServiceRow.id == scope)
+            if principal.services is not None:
+                query = query.where(ServiceRow.name.in_(sorted(principal.services)))
+            if principal.environments is not None:
+                query = query.where(EnvironmentRow.name.in_(sorted(principal.environments)))
             rows = uow.session.connection().execute(query).all()
         return [
             EnvironmentStatus(
@@ -828,17 +859,19 @@ class PromotionService:
         """
         import orjson
 
-        principal.require(Action.READ)
+        principal.require(Action.READ, service=service)
         with self._uow() as uow:
             head = uow.session.scalar(select(func.max(AuditRow.seq))) or 0
-        cached = self._status_cache.get(service)
+        # the answer depends on the token's scope too
+        key = (service, principal.services, principal.environments)
+        cached = self._status_cache.get(key)
         if cached is not None and cached[0] == head:
             return cached[1]
         # orjson writes the dataclasses as they are, without a dict per row
         body = orjson.dumps(self.status(principal, service))
         if len(self._status_cache) > 256:
             self._status_cache.clear()
-        self._status_cache[service] = (head, body)
+        self._status_cache[key] = (head, body)
         return body
 
     def _view(
@@ -937,4 +970,16 @@ def _gate_check(release: str, environment: str, gates: list[GateView]) -> GateCh
         gates=gates,
         waiting_for_approval=waiting,
         passed=passed,
+    )
+
+
+def _duties(release: ReleaseRow, deployment: DeploymentRow, ref: str) -> Duties:
+    co_authors = [t for p in release.co_authors or [] for t in (p.get("name"), p.get("email"))]
+    return Duties(
+        release=ref,
+        authors=tuple(t for t in (release.author, release.author_email) if t),
+        co_authors=tuple(t for t in co_authors if t),
+        author_identities=tuple(release.author_identities or ()),
+        requester=deployment.requested_by,
+        requester_identity=deployment.requested_by_identity,
     )

@@ -51,6 +51,13 @@ class Release:
     author: str | None
     created_by: str
     created_at: datetime
+    author_email: str | None = None
+    # "Name <email>" of the commit's Co-authored-by trailers
+    co_authors: tuple[str, ...] = ()
+
+    def authors(self) -> list[str]:
+        """Every name and email of the release's authors: who may not approve it."""
+        return [t for t in (self.author, self.author_email, *self.co_authors) if t]
 
     @property
     def ref(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict
+from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
 from relgate.store import queries
 from relgate.store.tables import EvidenceRow, ReleaseRow, ServiceRow
@@ -50,6 +51,11 @@ def to_release(row: ReleaseRow, service: str) -> Release:
         author=row.author,
         created_by=row.created_by,
         created_at=as_utc(row.created_at),
+        author_email=row.author_email,
+        co_authors=tuple(
+            str(Person(name=p.get("name", ""), email=p.get("email", "")))
+            for p in row.co_authors or []
+        ),
     )
 
 
@@ -77,19 +83,32 @@ class ReleaseService:
         commit: str | None = None,
         changelog: str | None = None,
         author: str | None = None,
+        author_email: str | None = None,
+        co_authors: Sequence[str] = (),
     ) -> tuple[Release, bool]:
         """Register ``service@version`` bound to a digest-pinned artifact.
 
-        Returns the release and whether it was created now (False: the same
-        binding existed, nothing changed). Raises BadInput for an invalid version
-        or an artifact without a digest, Conflict when the version is bound to
-        another digest, NotFound for an unknown service.
+        The author (name and email, default the caller) and co-authors
+        (``Name <email>``) are stored with the keys of the known identities they
+        name: none of them may approve the release. Returns the release and
+        whether it was created now (False: the same binding existed, nothing
+        changed). Raises BadInput for an invalid version, an artifact without a
+        digest or a malformed author, Conflict when the version is bound to
+        another digest, NotFound for an unknown service, Forbidden outside the
+        token's scope.
         """
-        principal.require(Action.CREATE_RELEASE)
+        principal.require(Action.CREATE_RELEASE, service=service)
+        from relgate.auth import identities
         from relgate.versioning.semver import Version
 
         Version.parse(version)
         ref = parse_artifact(artifact)
+        # without a name or an email the caller is the author; an email alone names one
+        default = principal.name if not author_email else ""
+        main = check_person(author or default, author_email or "")
+        if len(co_authors) > MAX_CO_AUTHORS:
+            raise BadInput(f"co_authors: at most {MAX_CO_AUTHORS} people, got {len(co_authors)}")
+        others = list(dict.fromkeys(parse_person(text) for text in co_authors))
         now = self._clock.now()
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
@@ -103,7 +122,13 @@ class ReleaseService:
                 digest=ref.digest,
                 commit_sha=commit,
                 changelog=changelog,
-                author=author or principal.name,
+                author=main.name or None,
+                author_email=main.email or None,
+                co_authors=[p.as_dict() for p in others],
+                author_identities=identities.keys_of(
+                    uow.session,
+                    [main.name, main.email, *(t for p in others for t in (p.name, p.email))],
+                ),
                 created_by=principal.name,
                 created_at=now,
             )
@@ -122,7 +147,13 @@ class ReleaseService:
                 action="release.created",
                 subject=f"release/{service}@{version}",
                 at=now,
-                after={"artifact": str(ref), "commit": commit, "author": row.author},
+                after={
+                    "artifact": str(ref),
+                    "commit": commit,
+                    "author": str(main),
+                    "co_authors": [str(p) for p in others],
+                    "author_identities": row.author_identities,
+                },
             )
             uow.commit()
             release = to_release(row, service)
@@ -145,15 +176,15 @@ class ReleaseService:
         return to_release(existing, svc.name)
 
     def get(self, principal: Principal, service: str, version: str) -> Release:
-        """Return ``service@version``; raises NotFound."""
-        principal.require(Action.READ)
+        """Return ``service@version``; raises NotFound, Forbidden outside the token's scope."""
+        principal.require(Action.READ, service=service)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             return to_release(queries.release_by_version(uow.session, svc, version), service)
 
     def list_releases(self, principal: Principal, service: str, limit: int = 50) -> list[Release]:
-        """Return the newest releases of ``service`` first."""
-        principal.require(Action.READ)
+        """Return the newest releases of ``service`` first; Forbidden outside the token's scope."""
+        principal.require(Action.READ, service=service)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             rows = uow.session.scalars(
@@ -178,11 +209,11 @@ class ReleaseService:
         """Parse and attach a report to a release (optionally for one environment).
 
         Raises InvalidReport (BadInput) naming the file for a malformed report,
-        BadInput when a vulnerability report scanned another image than the
-        release's digest, NotFound for an unknown release or environment. A
+        BadInput when a vulnerability report names no image digest or
+        another image than the release's digest, NotFound for an unknown release or environment. A
         refused report is not stored.
         """
-        principal.require(Action.ADD_EVIDENCE)
+        principal.require(Action.ADD_EVIDENCE, service=service, environment=environment)
         from relgate.promotion.reports import VulnerabilityReport, parse_report
 
         if len(data) > MAX_EVIDENCE_BYTES:
@@ -194,16 +225,10 @@ class ReleaseService:
             release = queries.release_by_version(uow.session, svc, version)
             if environment is not None:
                 queries.environment(uow.session, svc, environment)
-            if (
-                isinstance(report, VulnerabilityReport)
-                and report.scanned_digests
-                and release.digest not in report.scanned_digests
-            ):
-                raise BadInput(
-                    f"{filename}: the scanner names the image {', '.join(report.scanned_digests)}, "
-                    f"not this release's {release.digest}; a report of another image cannot "
-                    "pass this one"
-                )
+            if isinstance(report, VulnerabilityReport):
+                problem = report.digest_problem(release.digest)
+                if problem is not None:
+                    raise BadInput(f"{filename}: {problem}")
             row = EvidenceRow(
                 release_id=release.id,
                 kind=str(kind),
@@ -238,7 +263,8 @@ class ReleaseService:
         return evidence
 
     def list_evidence(self, principal: Principal, service: str, version: str) -> list[Evidence]:
-        principal.require(Action.READ)
+        """Return the release's evidence; raises NotFound, Forbidden outside the token's scope."""
+        principal.require(Action.READ, service=service)
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
             release = queries.release_by_version(uow.session, svc, version)

@@ -38,6 +38,29 @@ class Base(DeclarativeBase):
     }
 
 
+class IdentityRow(Base):
+    """A person or robot; tokens belong to one. ``key`` is the normalised name."""
+
+    __tablename__ = "identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="person")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class IdentityNameRow(Base):
+    """An email address or alias of an identity, normalised; each names one identity only."""
+
+    __tablename__ = "identity_names"
+    __table_args__ = (Index("ix_identity_names_identity", "identity_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # "email" or "alias"
+    value: Mapped[str] = mapped_column(String(320), unique=True)
+
+
 class TokenRow(Base):
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,6 +71,11 @@ class TokenRow(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
+    # the identity the token belongs to (None only for rows older than identities)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
+    # the scope: lists of names, None = unrestricted
+    services: Mapped[list[Any] | None] = mapped_column(JSON)
+    environments: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ServiceRow(Base):
@@ -138,6 +166,11 @@ class ReleaseRow(Base):
     commit_sha: Mapped[str | None] = mapped_column(String(64))
     changelog: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(320))
+    # [{"name": ..., "email": ...}] from the commit's Co-authored-by trailers
+    co_authors: Mapped[list[Any] | None] = mapped_column(JSON)
+    # keys of the known identities among the author and co-authors when it was created
+    author_identities: Mapped[list[Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
 
@@ -170,6 +203,8 @@ class ApprovalRow(Base):
     environment: Mapped[str] = mapped_column(String(100))
     deployment_id: Mapped[int | None]
     approver: Mapped[str] = mapped_column(String(200))
+    # the approver's identity: one person decides once, whichever of their tokens they use
+    approver_identity: Mapped[str | None] = mapped_column(String(200))
     decision: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
@@ -194,6 +229,7 @@ class DeploymentRow(Base):
     # the deployment a rollback replaces: marked rolled_back when the rollback succeeds
     replaces_deployment_id: Mapped[int | None]
     requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_identity: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(Text, default="")
     gate_results: Mapped[list[Any]]
@@ -235,6 +271,33 @@ class AuditRow(Base):
     at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint of the chain's head, kept until every sink has it (an outbox).
+
+    ``seq`` is unique: replicas that checkpoint the same head write it once.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+
+
+class AuditSinkRow(Base):
+    """How far one checkpoint sink got: every checkpoint up to ``delivered_seq`` reached it."""
+
+    __tablename__ = "audit_checkpoint_sinks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000), unique=True)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 # --------------------------------------------------------------------------- feature flags

@@ -162,6 +162,22 @@ class GitRepository:
         """Run git at the root; return stdout. Raises ExternalError when git fails."""
         return _run_git(self.root, list(args), input=input).stdout
 
+    def authorship(self, commit: str) -> tuple[str, str, str] | None:
+        """Return (author name, author email, message) of ``commit``; None when it is not here."""
+        if not commit or commit.startswith("-"):
+            return None
+        proc = _run_git(
+            self.root,
+            ["show", "-s", "--format=%an%x00%ae%x00%B", f"{commit}^{{commit}}", "--"],
+            check=False,
+        )
+        if proc.returncode != 0:
+            return None
+        parts = proc.stdout.decode("utf-8", "replace").split("\x00", 2)
+        if len(parts) != 3:
+            return None
+        return parts[0], parts[1], parts[2]
+
     def release_tags(self, tag_format: TagFormat, *, reachable: bool = False) -> list[ReleaseTag]:
         """Return the tags that match ``tag_format`` and parse as SemVer, annotated ones peeled.
 

@@ -44,17 +44,23 @@ def _environment() -> dict[str, str]:
 
 
 def start_server(
-    workdir: Path, database_url: str | None = None
+    workdir: Path, database_url: str | None = None, *, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start `relgate serve` in ``workdir``; return the process, its URL and first admin token.
 
-    The store is relgate.db in ``workdir`` unless ``database_url`` names another.
+    The store is relgate.db in ``workdir`` unless ``database_url`` names another;
+    the audit key is beside relgate.db, or in ``workdir`` on PostgreSQL. ``env``
+    adds RELGATE_* settings.
     """
     port = free_port()
+    extra = env or {}
     env = _environment()
     env.update(RELGATE_WORKER_THREADS="2", RELGATE_POLL_INTERVAL_SECONDS="0.1")
     if database_url is not None:
         env["RELGATE_DATABASE_URL"] = database_url
+        # not the data folder of the HOME the session started with
+        env.setdefault("RELGATE_AUDIT_KEY_FILE", str(workdir / "relgate-audit-key.pem"))
+    env.update(extra)
     log = workdir / "server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(

@@ -299,6 +299,30 @@ def test_the_client_token_environment_decides_what_is_served(sqlite_server: Flag
         ("/api/client/metrics", b'{"bucket": null}', "appName"),
         ("/api/client/register", b"[1, 2]", "the register body is not valid"),
         ("/api/client/register", b'{"appName": "x", "interval": -5}', "interval"),
+        (
+            "/api/client/register",
+            b'{"appName": "x", "strategies": [' + b",".join([b'"s"'] * 101) + b"]}",
+            "strategies: List should have at most 100 items",
+        ),
+        ("/api/client/register", b'{"appName": "' + b"a" * 201 + b'"}', "appName"),
+        (
+            "/api/client/metrics",
+            b'{"appName": "x", "bucket": {"start": "2026-11-02T10:00:00Z", '
+            b'"stop": "2026-11-02T10:01:00Z", "toggles": {"f": {"yes": -1}}}}',
+            "bucket.toggles.f.yes: Input should be greater than or equal to 0",
+        ),
+        (
+            "/api/client/metrics",
+            b'{"appName": "x", "bucket": {"start": "2026-11-02T10:00:00Z", '
+            b'"stop": "2026-11-02T10:01:00Z", "toggles": {"f": {"no": 10000000000000}}}}',
+            "bucket.toggles.f.no: Input should be less than or equal to 1000000000000",
+        ),
+        (
+            "/api/client/metrics",
+            b'{"appName": "x", "bucket": {"start": "2026-11-02T10:00:00Z", '
+            b'"stop": "2026-11-02T10:01:00Z", "toggles": {"f": {"variants": {"v": -3}}}}}',
+            "bucket.toggles.f.variants.v",
+        ),
     ],
 )
 def test_bad_register_and_metrics_bodies_get_400_naming_the_field(
@@ -316,6 +340,7 @@ def test_bad_register_and_metrics_bodies_get_400_naming_the_field(
 
 
 def test_register_and_metrics_answer_202_and_are_stored(sqlite_server: FlagServer) -> None:
+    sqlite_server.services.flags.create(ADMIN, "billing-v2")
     headers = {"Authorization": sqlite_server.token}
     register = httpx.post(
         sqlite_server.url + "/api/client/register",
@@ -338,7 +363,10 @@ def test_register_and_metrics_answer_202_and_are_stored(sqlite_server: FlagServe
             "bucket": {
                 "start": "2026-11-02T10:00:00Z",
                 "stop": "2026-11-02T10:01:00Z",
-                "toggles": {"billing-v2": {"yes": 7, "no": 2, "variants": {"green": 7}}},
+                "toggles": {
+                    "billing-v2": {"yes": 7, "no": 2, "variants": {"green": 7}},
+                    "billing-no-such-flag": {"yes": 1, "no": 1, "variants": {}},
+                },
             },
         },
         headers=headers,
@@ -347,9 +375,105 @@ def test_register_and_metrics_answer_202_and_are_stored(sqlite_server: FlagServe
 
     assert (register.status_code, metrics.status_code) == (202, 202)
     store = ClientMetricsService(sqlite_server.services.uow, sqlite_server.services.clock)
-    usage = store.usage(["billing-v2"])["billing-v2"]["production"]
-    assert (usage.yes, usage.no, usage.variants) == (7, 2, {"green": 7})
-    assert any(a.app_name == "billing" for a in store.applications("production"))
+    # stored off the request path: it arrives shortly after the 202
+    usage = wait_for(lambda: store.usage(["billing-v2"]).get("billing-v2"), timeout=15)
+    assert isinstance(usage, dict)
+    assert (usage["production"].yes, usage["production"].no) == (7, 2)
+    assert usage["production"].variants == {"green": 7}
+    assert wait_for(lambda: any(a.app_name == "billing" for a in store.applications("production")))
+    # counts of a flag relgate does not know are dropped, not stored
+    assert store.usage(["billing-no-such-flag"]) == {}
+
+
+def test_a_200000_flag_metrics_post_is_refused_naming_the_bound_and_reads_go_on(
+    sqlite_server: FlagServer,
+) -> None:
+    premium_checkout(sqlite_server.services, "huge-metrics-checkout")
+    toggles = {f"flag-{n}": {"yes": 1, "no": 0, "variants": {}} for n in range(200_000)}
+    body = {
+        "appName": "flood",
+        "bucket": {
+            "start": "2026-11-02T10:00:00Z",
+            "stop": "2026-11-02T10:01:00Z",
+            "toggles": toggles,
+        },
+    }
+    response = httpx.post(
+        sqlite_server.url + "/api/client/metrics",
+        json=body,
+        headers={"Authorization": sqlite_server.token},
+        timeout=60,
+    )
+
+    # 413 when the server's body size limit comes first; else the toggle bound
+    assert response.status_code in (400, 413), response.text
+    if response.status_code == 400:
+        assert response.json()["error"]["message"] == (
+            "the metrics body is not valid: bucket.toggles: 200000 flags, "
+            "at most 10000 are taken in one bucket"
+        )
+    document = served(sqlite_server, "huge-metrics-checkout")
+    assert "huge-metrics-checkout" in [f["name"] for f in document["features"]]
+
+
+def test_admin_writes_and_flag_reads_succeed_while_metrics_flood_in(
+    sqlite_server: FlagServer,
+) -> None:
+    import threading
+
+    premium_checkout(sqlite_server.services, "flood-checkout")
+    toggles = {f"flood-{n}": {"yes": 1, "no": 0, "variants": {}} for n in range(9_999)}
+    toggles["flood-checkout"] = {"yes": 1, "no": 0, "variants": {}}
+    body = json.dumps(
+        {
+            "appName": "flood",
+            "bucket": {
+                "start": "2026-11-02T10:00:00Z",
+                "stop": "2026-11-02T10:01:00Z",
+                "toggles": toggles,
+            },
+        }
+    ).encode()
+    statuses: list[int] = []
+
+    def flood() -> None:
+        with httpx.Client(timeout=60) as client:
+            for _ in range(20):
+                response = client.post(
+                    sqlite_server.url + "/api/client/metrics",
+                    content=body,
+                    headers={
+                        "Authorization": sqlite_server.token,
+                        "Content-Type": "application/json",
+                    },
+                )
+                statuses.append(response.status_code)
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    admin = {"Authorization": f"Bearer {sqlite_server.admin_token}"}
+    created, read = [], []
+    try:
+        for n in range(10):
+            created.append(
+                httpx.post(
+                    sqlite_server.url + "/api/v1/flags",
+                    json={"key": f"during-flood-{n}"},
+                    headers=admin,
+                    timeout=30,
+                ).status_code
+            )
+            read.append(sqlite_server.get("/api/client/features").status_code)
+    finally:
+        flooder.join(120)
+
+    assert created == [201] * 10
+    assert read == [200] * 10
+    assert statuses == [202] * 20
+    # the known flag's counts arrive; the 9 999 unknown ones are dropped
+    store = ClientMetricsService(sqlite_server.services.uow, sqlite_server.services.clock)
+    assert wait_for(lambda: store.usage(["flood-checkout"]).get("flood-checkout"), timeout=60)
+    assert store.usage(["flood-0", "flood-9998"]) == {}
 
 
 def read_event(lines: Iterator[str]) -> tuple[str, dict[str, Any]]:

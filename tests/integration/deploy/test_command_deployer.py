@@ -102,17 +102,131 @@ def test_the_first_deployment_has_an_empty_previous_artifact(tmp_path: Path) -> 
     assert lines == ["[]"]
 
 
-def test_the_spec_env_adds_to_relgates_own_environment(
+def test_the_spec_env_sets_variables_with_its_own_values(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FROM_RELGATE", "inherited")
     monkeypatch.setenv("OVERRIDDEN", "by relgate")
-    write_script(tmp_path / "deploy.sh", 'echo "$FROM_RELGATE $OVERRIDDEN $REGION"\n')
+    write_script(tmp_path / "deploy.sh", 'echo "${FROM_RELGATE-unset} $OVERRIDDEN $REGION"\n')
     lines: list[str] = []
     deployer(
         tmp_path, "./deploy.sh", env={"OVERRIDDEN": "by the spec", "REGION": "eu-west-1"}
     ).deploy(REQUEST, lines.append)
-    assert lines == ["inherited by the spec eu-west-1"]
+    assert lines == ["unset by the spec eu-west-1"]
+
+
+def _environment_of(lines: list[str]) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_a_command_sees_only_the_minimal_environment_and_what_its_spec_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELGATE_DATABASE_URL", "postgresql://relgate:pw@db/relgate")
+    monkeypatch.setenv("SOME_SERVER_SECRET", "do-not-leak")
+    monkeypatch.setenv("KUBECONFIG", "/etc/kube/config")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    write_script(tmp_path / "deploy.sh", "env\n")
+    lines: list[str] = []
+    outcome = deployer(
+        tmp_path,
+        "./deploy.sh",
+        env={"REGION": "eu-west-1"},
+        env_allow=["KUBECONFIG", "NOT_SET_ON_THE_SERVER"],
+        secrets={"DEPLOY_TOKEN": "s3cret"},
+    ).deploy(REQUEST, lines.append)
+    assert outcome.succeeded
+    seen = _environment_of(lines)
+    # the shell adds PWD (and SHLVL, _ for some shells) of its own
+    assert set(seen) - {"PWD", "SHLVL", "_", "OLDPWD"} == {
+        "PATH",
+        "HOME",
+        "LANG",
+        "KUBECONFIG",
+        "REGION",
+        "DEPLOY_TOKEN",
+        "TMPDIR",
+        "RELGATE_WORKDIR",
+        "RELGATE_SERVICE",
+        "RELGATE_ENVIRONMENT",
+        "RELGATE_VERSION",
+        "RELGATE_ARTIFACT",
+        "RELGATE_PREVIOUS_ARTIFACT",
+        "RELGATE_DEPLOYMENT_ID",
+        "RELGATE_REASON",
+    }
+    assert seen["KUBECONFIG"] == "/etc/kube/config"
+    assert seen["DEPLOY_TOKEN"] == "s3cret"
+    assert seen["HOME"] == os.environ["HOME"]
+
+
+def test_each_deployment_gets_a_fresh_folder_of_its_own_removed_afterwards(
+    tmp_path: Path,
+) -> None:
+    write_script(
+        tmp_path / "deploy.sh",
+        'ls -A "$RELGATE_WORKDIR" | wc -l\n'
+        'touch "$RELGATE_WORKDIR/state"\necho "$RELGATE_WORKDIR"\necho "$TMPDIR"\n',
+    )
+    the_deployer = deployer(tmp_path, "./deploy.sh")
+    first: list[str] = []
+    second: list[str] = []
+    assert the_deployer.deploy(REQUEST, first.append).succeeded
+    assert the_deployer.deploy(REQUEST, second.append).succeeded
+    assert first[0].strip() == second[0].strip() == "0"
+    assert first[1] == first[2]
+    assert first[1] != second[1]
+    assert not Path(first[1]).exists()
+    assert not Path(second[1]).exists()
+
+
+def test_a_command_runs_as_the_run_as_user_with_that_users_home(tmp_path: Path) -> None:
+    import pwd
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("changing user needs root")
+    nobody = pwd.getpwnam("nobody")
+    # the script's folder must be readable by that user
+    folder = Path(tempfile.mkdtemp(prefix="relgate-run-as-"))
+    try:
+        folder.chmod(0o755)
+        write_script(
+            folder / "deploy.sh", 'id -un\necho "$HOME"\ntouch "$RELGATE_WORKDIR/written"\n'
+        )
+        lines: list[str] = []
+        outcome = deployer(folder, "./deploy.sh", run_as="nobody").deploy(REQUEST, lines.append)
+        assert outcome.succeeded, (outcome, lines)
+        assert lines == ["nobody", nobody.pw_dir]
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)
+
+
+def test_run_as_an_unknown_user_fails_naming_it(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the root check comes first when not root")
+    write_script(tmp_path / "deploy.sh", "exit 0\n")
+    outcome = deployer(tmp_path, "./deploy.sh", run_as="no-such-user-here").deploy(REQUEST, print)
+    assert outcome == StepOutcome(
+        False, "cannot run ./deploy.sh: run_as no-such-user-here: no such user on the server"
+    )
+
+
+def test_run_as_without_root_fails_instead_of_running_as_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not root here is simulated: the check must stop before anything runs
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    write_script(tmp_path / "deploy.sh", "touch ran\n")
+    outcome = deployer(tmp_path, "./deploy.sh", run_as="nobody").deploy(REQUEST, print)
+    assert outcome == StepOutcome(
+        False,
+        "cannot run ./deploy.sh: run_as nobody needs relgate to run as root, "
+        "and it runs as uid 1000",
+    )
+    assert not (tmp_path / "ran").exists()
 
 
 def test_a_list_command_passes_arguments_verbatim(tmp_path: Path) -> None:

@@ -547,3 +547,79 @@ def test_concurrent_changes_each_bump_the_revision_once(flags: FlagService) -> N
 
     assert flags.revision("production") == before + len(keys)
     assert all(f.environments["production"].enabled for f in flags.list_flags(ADMIN))
+
+
+# ---------------------------------------------------------------------------- regex constraints
+
+_BAD_REGEX = {"contextName": "email", "operator": "REGEX", "value": "^(?=admin)"}
+
+
+def test_a_regex_the_linear_engine_cannot_take_is_refused_naming_the_constraint(
+    flags: FlagService,
+) -> None:
+    flags.create(ADMIN, "regex-flag")
+    strategies = [
+        {"name": "default", "constraints": [{"contextName": "a", "operator": "IN", "values": []}]},
+        {"name": "default", "constraints": [_BAD_REGEX]},
+    ]
+    with pytest.raises(InvalidFlagDefinition) as caught:
+        flags.set_strategies(ADMIN, "regex-flag", "production", strategies)
+    assert str(caught.value) == (
+        "strategies[1].constraints[0].value: '^(?=admin)' cannot be a REGEX constraint: "
+        "invalid perl operator: (?="
+    )
+    assert flags.get_flag(ADMIN, "regex-flag").environments == {}
+
+
+def test_an_invalid_regex_is_refused_in_a_rollout_and_a_segment(flags: FlagService) -> None:
+    flags.create(ADMIN, "regex-rollout")
+    with pytest.raises(InvalidFlagDefinition, match=r"constraints\[0\]\.value: '\(unclosed'"):
+        flags.rollout(
+            ADMIN,
+            "regex-rollout",
+            "production",
+            50,
+            constraints=[{"contextName": "email", "operator": "REGEX", "value": "(unclosed"}],
+        )
+    with pytest.raises(InvalidFlagDefinition, match="class set operations"):
+        flags.create_segment(
+            ADMIN,
+            "vowels",
+            constraints=[{"contextName": "email", "operator": "REGEX", "value": "[a-z&&[aeiou]]"}],
+        )
+    assert [segment.name for segment in flags.list_segments(ADMIN)] == []
+
+
+def test_an_import_with_an_unsupported_regex_is_refused_whole(flags: FlagService) -> None:
+    document = {
+        "version": 2,
+        "features": [
+            {"name": "fine", "enabled": True, "strategies": [{"name": "default"}]},
+            {
+                "name": "lookbehind",
+                "enabled": True,
+                "strategies": [
+                    {
+                        "name": "default",
+                        "constraints": [
+                            {"contextName": "email", "operator": "REGEX", "value": "(?<!x)y"}
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
+    with pytest.raises(InvalidFlagDefinition, match="cannot be a REGEX constraint"):
+        flags.import_unleash(ADMIN, document, environment="production")
+    assert flags.list_flags(ADMIN) == []
+
+
+def test_a_catastrophic_regex_is_stored_and_evaluates_in_linear_time(flags: FlagService) -> None:
+    flags.create(ADMIN, "redos")
+    constraint = {"contextName": "email", "operator": "REGEX", "value": "^(a+)+$"}
+    flags.set_strategies(
+        ADMIN, "redos", "production", [{"name": "default", "constraints": [constraint]}]
+    )
+    flags.enable(ADMIN, "redos", "production")
+    assert on(flags, "production", "redos", email="a" * 30_000 + "!") is False
+    assert on(flags, "production", "redos", email="a" * 30_000) is True

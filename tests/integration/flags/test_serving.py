@@ -222,6 +222,7 @@ def bucket(hour: int, yes: int, no: int, variants: dict[str, int] | None = None)
 
 
 def test_metrics_add_up_per_flag_and_environment(services: Services) -> None:
+    services.flags.create(ADMIN, "express-checkout-v2")
     metrics = ClientMetricsService(services.uow, services.clock)
 
     metrics.record("production", bucket(10, 3, 1, {"blue": 3}))
@@ -236,6 +237,7 @@ def test_metrics_add_up_per_flag_and_environment(services: Services) -> None:
 
 
 def test_concurrent_metrics_of_one_hour_are_all_counted(services: Services) -> None:
+    services.flags.create(ADMIN, "express-checkout-v2")
     metrics = ClientMetricsService(services.uow, services.clock)
     errors: list[BaseException] = []
 
@@ -254,6 +256,20 @@ def test_concurrent_metrics_of_one_hour_are_all_counted(services: Services) -> N
 
     assert errors == []
     assert metrics.usage()["express-checkout-v2"]["production"].yes == 20
+
+
+def test_counts_of_flags_relgate_does_not_know_are_dropped_not_stored(
+    services: Services,
+) -> None:
+    services.flags.create(ADMIN, "express-checkout-v2")
+    metrics = ClientMetricsService(services.uow, services.clock)
+    body = bucket(10, 3, 1).model_dump(by_alias=True, mode="json")
+    body["bucket"]["toggles"]["no-such-flag"] = {"yes": 7, "no": 0, "variants": {}}
+
+    stored = metrics.record("production", ClientMetrics.model_validate(body))
+
+    assert stored == 1
+    assert set(metrics.usage()) == {"express-checkout-v2"}
 
 
 def test_a_registration_is_kept_once_per_instance_and_refreshed(services: Services) -> None:
@@ -325,6 +341,8 @@ def test_ofrep_reads_targeting_key_as_user_id() -> None:
         {"context": "x"},
         {"context": {"targetingKey": {"a": 1}}},
         {"context": {"currentTime": "x"}},
+        {"context": {f"field{n}": "x" for n in range(1_001)}},
+        {"context": {"a": "x", "properties": {f"p{n}": "x" for n in range(1_000)}}},
     ],
 )
 def test_ofrep_refuses_a_bad_context(body: object) -> None:

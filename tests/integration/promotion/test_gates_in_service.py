@@ -115,6 +115,37 @@ def test_a_vulnerability_report_of_another_image_is_refused_and_not_stored(
     assert services.releases.list_evidence(CI, "shop", "1.0.0") == []
 
 
+@pytest.mark.parametrize(
+    ("artifact_name", "repo_digests", "expected"),
+    [
+        # scanned by tag, no digest recorded anywhere
+        ("reg/shop:1.0.0", [], "names no image digest (expected this release's sha256:"),
+        # the release's digest in RepoDigests, another image in ArtifactName
+        ("reg/other@sha256:" + "e" * 64, None, "names the image sha256:" + "e" * 64),
+    ],
+)
+def test_a_vulnerability_report_not_naming_only_the_release_digest_is_refused(
+    services: Services, artifact_name: str, repo_digests: list[str] | None, expected: str
+) -> None:
+    services.releases.create(CI, service="shop", version="1.0.0", artifact=f"reg/shop@{DIGEST}")
+    document = json.loads(trivy(DIGEST, 0))
+    document["ArtifactName"] = artifact_name
+    if repo_digests is not None:
+        document["Metadata"]["RepoDigests"] = repo_digests
+    with pytest.raises(BadInput) as caught:
+        services.releases.add_evidence(
+            CI,
+            service="shop",
+            version="1.0.0",
+            kind="vulnerabilities",
+            filename="trivy.json",
+            data=json.dumps(document).encode(),
+        )
+    assert str(caught.value).startswith("trivy.json: the vulnerability report ")
+    assert expected in str(caught.value)
+    assert services.releases.list_evidence(CI, "shop", "1.0.0") == []
+
+
 def test_a_critical_vulnerability_stops_the_release(services: Services) -> None:
     release(services, "1.0.0", DIGEST, p95=100, critical=1)
     with pytest.raises(GateFailed, match="CRITICAL"):

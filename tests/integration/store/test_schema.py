@@ -123,7 +123,11 @@ def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
         url = request.getfixturevalue("empty_postgres")
     engine = db.make_engine(url)
     try:
-        db.upgrade(engine, "0004")
+        from alembic.script import ScriptDirectory
+
+        with engine.begin() as conn:
+            before = ScriptDirectory.from_config(db._alembic_config(conn)).get_revision("0006")
+        db.upgrade(engine, str(before.down_revision))
         now = datetime.now(UTC)
         with engine.begin() as conn:
             conn.execute(
@@ -149,7 +153,7 @@ def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
         from alembic import command
 
         with engine.begin() as conn:  # and back
-            command.downgrade(db._alembic_config(conn), "0004")
+            command.downgrade(db._alembic_config(conn), "-1")
         with engine.connect() as conn:
             columns = conn.execute(text("SELECT * FROM pipelines")).keys()
         assert "status" not in columns

@@ -127,6 +127,27 @@ def test_numbers_in_env_become_text() -> None:
             "'BAD-NAME' is not a valid environment variable name",
         ),
         (
+            "deployer:\n  type: command\n  command: x\n  env_allow: [RELGATE_DATABASE_URL]\n",
+            "RELGATE_DATABASE_URL cannot be passed: RELGATE_* variables of the server are "
+            "relgate's own settings",
+        ),
+        (
+            "deployer:\n  type: command\n  command: x\n  env_allow: [relgate_token]\n",
+            "relgate_token cannot be passed",
+        ),
+        (
+            "deployer:\n  type: command\n  command: x\n  env_allow: ['A B']\n",
+            "'A B' is not a valid environment variable name",
+        ),
+        (
+            "deployer:\n  type: command\n  command: x\n  secrets: {RELGATE_REASON: x}\n",
+            "RELGATE_REASON is set by relgate from the deployment and cannot be set",
+        ),
+        (
+            "deployer:\n  type: command\n  command: x\n  run_as: 'root; rm'\n",
+            "'root; rm' is not a valid user name",
+        ),
+        (
             "deployer: {type: command, command: x}\nverify:\n  type: http\n  url: ftp://host/\n",
             "must be an http:// or https:// address",
         ),

@@ -74,6 +74,10 @@ def test_a_secret_from_an_unset_server_variable_is_a_clear_error() -> None:
         ({"env_allow": ["BAD-NAME"]}, "env_allow: 'BAD-NAME' is not a valid environment variable"),
         ({"secrets": {"RELGATE_VERSION": "x"}}, "secrets: RELGATE_VERSION is set by relgate"),
         (
+            {"env_allow": ["RELGATE_DATABASE_URL"]},
+            "env_allow: RELGATE_DATABASE_URL cannot be passed",
+        ),
+        (
             {"secrets": {"TOKEN": "x"}, "secret_env": {"TOKEN": "SERVER_TOKEN"}},
             "TOKEN is given both as a secret and as a secret_env",
         ),

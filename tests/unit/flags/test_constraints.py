@@ -10,7 +10,7 @@ import pytest
 
 from relgate.clock import FixedClock
 from relgate.flags import Context, Snapshot, is_enabled
-from relgate.flags.model import translate_rust_regex
+from relgate.flags.regex import RegexRefusal, compile_rust_regex, translate_rust_regex
 
 
 def _on(constraint: dict[str, Any], context: Context, **kwargs: Any) -> bool:
@@ -231,17 +231,57 @@ def test_regex_that_rust_rejects_matches_nothing(pattern: str) -> None:
     assert _on({**constraint, "inverted": True}, Context(user_id="a")) is True
 
 
-@pytest.mark.parametrize("pattern", [r"[a-c&&b-d]", r"[[ab]]", r"\p{L}+"])
-def test_rust_regex_syntax_without_a_python_translation_never_holds(pattern: str) -> None:
-    # Unleash would match "b" here; relgate refuses these patterns rather than guess
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"[a-c&&b-d]", "class set operations (&& inside [...]) are not supported"),
+        (r"[[ab]]", "a nested class ('[' inside [...]) is not supported; escape it as \\["),
+        (r"(?x)a b", "the x (verbose) flag is not supported"),
+        (r"(?-u)\w", "(?-u), ASCII-only classes, is not supported"),
+        (r"[\W_]", "\\W inside a bracket class has no linear-time spelling; write the class out"),
+        (r"(?=a)a", "invalid perl operator: (?="),
+        (r"(a)\1", "invalid escape sequence: \\1"),
+        ("(unclosed", "missing ): (unclosed"),
+    ],
+)
+def test_rust_regex_syntax_the_linear_engine_cannot_take_is_refused_with_the_reason(
+    pattern: str, reason: str
+) -> None:
+    assert compile_rust_regex(pattern) == RegexRefusal(reason)
+    # Unleash would match "b" for some of these; relgate refuses rather than guess
     constraint = {"contextName": "userId", "operator": "REGEX", "value": pattern}
-    assert translate_rust_regex(pattern) is None
     assert _on(constraint, Context(user_id="b")) is False
 
 
-def test_rust_inline_flags_become_scoped_python_groups() -> None:
-    assert translate_rust_regex("^(?i)abc$") == r"^(?i:abc\Z)"
-    assert translate_rust_regex("a(?s)b|c") == "a(?s:b)|(?s:c)"
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        (r"^\d+$", "٣٤", True),
+        (r"^\w+$", "café", True),
+        (r"^\W$", "é", False),
+        (r"^\s$", "\u3000", True),
+        (r"^[\d.]+$", "1.٣", True),
+        (r"\p{Greek}", "λ", True),
+        (r"(?u)^\w$", "é", True),
+        (r"^(?P<a>x)(?<b>y)$", "xy", True),
+        (r"^a$", "a\n", False),
+        (r"^a\z", "a", True),
+    ],
+)
+def test_perl_classes_are_unicode_as_in_rust(pattern: str, value: str, expected: bool) -> None:
+    constraint = {"contextName": "userId", "operator": "REGEX", "value": pattern}
+    assert _on(constraint, Context(user_id=value)) is expected
+
+
+def test_unicode_perl_classes_become_unicode_property_classes_for_re2() -> None:
+    assert translate_rust_regex(r"^\d[\d-]$") == r"^\p{Nd}[\p{Nd}-]$"
+
+
+def test_a_catastrophic_pattern_against_a_crafted_value_answers() -> None:
+    # ^(a+)+$ backtracks exponentially in Python's re: RE2 answers in linear time
+    constraint = {"contextName": "userId", "operator": "REGEX", "value": "^(a+)+$"}
+    assert _on(constraint, Context(user_id="a" * 30_000 + "!")) is False
+    assert _on(constraint, Context(user_id="a" * 30_000)) is True
 
 
 @pytest.mark.parametrize(

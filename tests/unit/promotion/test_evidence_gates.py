@@ -265,8 +265,37 @@ def test_a_scan_of_another_image_fails() -> None:
 
     assert result.status is GateStatus.FAILED
     assert result.reason == (
-        f"the vulnerability report scanned {other}, not this release's artifact {DIGEST}"
+        f"the vulnerability report names the image {other}, not this release's {DIGEST}; "
+        "a report of another image cannot pass this one"
     )
+
+
+def test_a_scan_naming_no_image_digest_fails_saying_what_was_expected() -> None:
+    ctx = context(
+        evidence=[evidence(EvidenceKind.VULNERABILITIES, scan())],
+        artifact_digest=DIGEST,
+    )
+
+    result = evaluate_gate(gate(type="vulnerabilities", max={"critical": 0}), ctx)
+
+    assert result.status is GateStatus.FAILED
+    assert result.reason.startswith(
+        f"the vulnerability report names no image digest (expected this release's {DIGEST})"
+    )
+    assert "Metadata.RepoDigests" in result.reason
+
+
+def test_a_scan_naming_the_release_and_another_image_fails() -> None:
+    other = "sha256:" + "0" * 64
+    ctx = context(
+        evidence=[evidence(EvidenceKind.VULNERABILITIES, scan(digests=(DIGEST, other)))],
+        artifact_digest=DIGEST,
+    )
+
+    result = evaluate_gate(gate(type="vulnerabilities", max={"critical": 0}), ctx)
+
+    assert result.status is GateStatus.FAILED
+    assert f"names the image {other}, not this release's" in result.reason
 
 
 def test_a_scan_of_the_release_artifact_is_accepted() -> None:

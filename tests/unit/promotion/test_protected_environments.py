@@ -111,23 +111,6 @@ def test_an_unprotected_environment_keeps_its_own_command() -> None:
     assert protected(body) == {"production": False}
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("env_allow", "[HOME_DIR]"), ("secrets", "{TOKEN: abc}")]
-)
-def test_relgate_yaml_cannot_give_a_command_the_servers_variables_or_secrets(
-    field: str, value: str
-) -> None:
-    message = refusal(
-        f"""\
-          - name: dev
-            deployer: {{type: command, command: ./deploy.sh, {field}: {value}}}
-          - name: production
-        """
-    )
-
-    assert message.startswith(f"relgate.yaml:4: environments[0].deployer.{field}: only a deployer")
-
-
 def test_a_reference_must_be_a_deployer_name() -> None:
     message = refusal("  - name: production\n    deployer: {ref: 'Not A Name'}\n")
 

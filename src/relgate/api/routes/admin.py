@@ -1,70 +1,83 @@
-"""Routes for tokens and the audit trail."""
+"""Routes for tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from relgate.api.deps import PrincipalDep, ServicesDep
-from relgate.api.schemas import TokenCreate
-from relgate.audit import store as audit
-from relgate.auth.model import Action
+from relgate.api.schemas import IdentityCreate, TokenCreate
+from relgate.auth.identities import IdentityInfo
 from relgate.auth.service import TokenInfo
 
 router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/whoami", tags=["tokens"])
-def whoami(me: PrincipalDep) -> dict[str, str | None]:
-    """Who the token belongs to: its name, role and (for client tokens) environment."""
-    return {"name": me.name, "role": me.role.value, "environment": me.environment}
+def whoami(me: PrincipalDep) -> dict[str, Any]:
+    """Who the token belongs to: name, role, identity, emails and scope (None: unrestricted)."""
+    return {
+        "name": me.name,
+        "role": me.role.value,
+        "environment": me.environment,
+        "identity": me.identity,
+        "emails": sorted(me.emails),
+        "services": sorted(me.services) if me.services is not None else None,
+        "environments": sorted(me.environments) if me.environments is not None else None,
+    }
 
 
 @router.post("/tokens", status_code=201, tags=["tokens"])
 def create_token(body: TokenCreate, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
-    """Create a token; the secret is in this answer only."""
-    me.require(Action.MANAGE_TOKENS)
-    info, secret = services.tokens.create(body.name, body.role, me.name, body.environment)
-    return {"name": info.name, "role": info.role, "environment": info.environment, "token": secret}
+    """Create a token of an identity, with a role and a scope; the secret is in this answer only."""
+    info, secret = services.tokens.issue(
+        me,
+        body.name,
+        body.role,
+        environment=body.environment,
+        emails=body.emails,
+        identity=body.identity,
+        services=body.services,
+        environments=body.environments,
+    )
+    return {
+        "name": info.name,
+        "role": info.role,
+        "environment": info.environment,
+        "identity": info.identity,
+        "services": info.services,
+        "environments": info.environments,
+        "token": secret,
+    }
 
 
 @router.get("/tokens", tags=["tokens"])
 def list_tokens(services: ServicesDep, me: PrincipalDep) -> list[TokenInfo]:
-    me.require(Action.MANAGE_TOKENS)
-    return services.tokens.list_tokens()
+    return services.tokens.list_tokens(me)
 
 
 @router.delete("/tokens/{name}", tags=["tokens"])
 def revoke_token(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
-    me.require(Action.MANAGE_TOKENS)
-    services.tokens.revoke(name, me.name)
+    """Revoke a token; 409 for the last admin token."""
+    services.tokens.revoke(name, me)
     return {"revoked": name}
 
 
-@router.get("/audit", tags=["audit"])
-def audit_events(
-    services: ServicesDep,
-    me: PrincipalDep,
-    subject: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-) -> list[dict[str, Any]]:
-    me.require(Action.READ)
-    with services.uow() as uow:
-        return [e.__dict__ for e in audit.events(uow, subject=subject, limit=limit)]
+@router.post("/identities", status_code=201, tags=["identities"])
+def add_identity(body: IdentityCreate, services: ServicesDep, me: PrincipalDep) -> IdentityInfo:
+    """Create an identity, or add emails and aliases to it (admin)."""
+    return services.identities.add(
+        me, body.name, emails=body.emails, aliases=body.aliases, kind=body.kind
+    )
 
 
-@router.get("/audit/verify", tags=["audit"])
-def audit_verify(
-    services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
-) -> dict[str, Any]:
-    """Recompute the hash chain; report changed or deleted events."""
-    me.require(Action.READ)
-    with services.uow() as uow:
-        report = audit.verify(uow, expect_head)
-    return {
-        "intact": report.intact,
-        "events": report.events,
-        "head": report.head,
-        "problems": report.problems,
-    }
+@router.get("/identities", tags=["identities"])
+def list_identities(services: ServicesDep, me: PrincipalDep) -> list[IdentityInfo]:
+    return services.identities.list_identities(me)
+
+
+@router.get("/identities/{name}", tags=["identities"])
+def show_identity(name: str, services: ServicesDep, me: PrincipalDep) -> IdentityInfo:
+    """One identity, found by its name, an email or an alias."""
+    return services.identities.show(me, name)

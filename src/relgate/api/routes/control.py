@@ -64,6 +64,8 @@ def create_release(
         commit=body.commit,
         changelog=body.changelog,
         author=body.author,
+        author_email=body.author_email,
+        co_authors=body.co_authors,
     )
     if not created:
         response.status_code = 200

@@ -22,6 +22,7 @@ from relgate.flags.model import Snapshot
 from relgate.flags.serving import (
     OFREP_CONFIGURATION,
     OfrepError,
+    client_environment,
     context_etag,
     etag_matches,
     ofrep_bulk,
@@ -53,8 +54,8 @@ OfrepClientDep = Annotated[Principal, Depends(ofrep_principal)]
 
 
 def _environment(principal: Principal) -> str:
-    assert principal.environment is not None  # ClientAuthenticator guarantees it
-    return principal.environment
+    # the token's one environment, checked again at each read: never the request's
+    return client_environment(principal)
 
 
 async def _snapshot(clients: FlagClients, environment: str) -> Snapshot:

@@ -18,18 +18,18 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relgate.auth.model import Principal
 from relgate.bootstrap import Services
-from relgate.errors import BadInput, ExternalError, RelgateError
-from relgate.flags.metrics import ClientMetrics, ClientMetricsService, ClientRegistration
+from relgate.errors import ExternalError, RelgateError
+from relgate.flags.ingestion import MetricsIngestion
+from relgate.flags.metrics import ClientMetricsService, parse_metrics, parse_registration
 from relgate.flags.serving import (
     ClientAuthenticator,
     FeaturesPayload,
@@ -37,12 +37,11 @@ from relgate.flags.serving import (
     FlagSource,
     PayloadFormat,
     accepts_gzip,
+    client_environment,
     etag_matches,
     feature_changes,
     payload_format,
 )
-
-_M = TypeVar("_M", bound=BaseModel)
 
 router = APIRouter(prefix="/api/client", tags=["unleash client API"])
 
@@ -67,6 +66,7 @@ class FlagClients:
     serving: FlagServing
     auth: ClientAuthenticator
     metrics: ClientMetricsService
+    ingestion: MetricsIngestion
 
 
 def flag_clients(request: Request) -> FlagClients:
@@ -88,7 +88,8 @@ def flag_clients(request: Request) -> FlagClients:
             clients = FlagClients(
                 serving=FlagServing(source, revision_ttl=REVISION_CACHE_SECONDS),
                 auth=ClientAuthenticator(services.tokens.authenticate, TOKEN_CACHE_SECONDS),
-                metrics=ClientMetricsService(services.uow, services.clock),
+                metrics=services.client_metrics,
+                ingestion=services.metrics_ingestion,
             )
             state.flag_clients = clients
     return clients
@@ -110,8 +111,8 @@ ClientDep = Annotated[Principal, Depends(client_principal)]
 
 
 def _environment(principal: Principal) -> str:
-    assert principal.environment is not None  # ClientAuthenticator guarantees it
-    return principal.environment
+    # the token's one environment, checked again at each read: never the request's
+    return client_environment(principal)
 
 
 @router.get(
@@ -152,34 +153,26 @@ def features_response(
 
 @router.post("/register", status_code=202, response_class=Response)
 async def register(request: Request, clients: FlagClientsDep, me: ClientDep) -> Response:
-    """Record an SDK instance (app name, instance id, SDK version, strategies, interval)."""
-    body = parse_body(ClientRegistration, await request.body(), "register")
-    await run_in_threadpool(clients.metrics.register, _environment(me), body)
+    """Record an SDK instance (app name, instance id, SDK version, strategies, interval).
+
+    Validated here (400 naming the field); stored shortly after, off the request path.
+    """
+    body = await run_in_threadpool(parse_registration, await request.body())
+    clients.ingestion.submit_registration(_environment(me), body)
     return Response(status_code=202)
 
 
 @router.post("/metrics", status_code=202, response_class=Response)
 async def metrics(request: Request, clients: FlagClientsDep, me: ClientDep) -> Response:
-    """Add an SDK's bucket of yes/no/variant counts to the token environment's hourly totals."""
-    body = parse_body(ClientMetrics, await request.body(), "metrics")
-    await run_in_threadpool(clients.metrics.record, _environment(me), body)
+    """Add an SDK's bucket of yes/no/variant counts to the token environment's hourly totals.
+
+    Validated here (400 naming the field or bound); stored shortly after, off the
+    request path. Counts of unknown flags are dropped; so is the whole batch,
+    still answered 202, when the ingestion queue is full.
+    """
+    body = await run_in_threadpool(parse_metrics, await request.body())
+    clients.ingestion.submit_metrics(_environment(me), body)
     return Response(status_code=202)
-
-
-def parse_body(model: type[_M], raw: bytes, what: str) -> _M:
-    """Return ``raw`` JSON validated as ``model``; raise BadInput naming the field that is wrong."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadInput(f"the {what} body is not valid JSON: {exc}") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()))
-            problems.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
-        raise BadInput(f"the {what} body is not valid: " + "; ".join(problems)) from None
 
 
 @router.get(
@@ -288,9 +281,13 @@ class FeaturesFastPath:
             principal = clients.auth.cached(authorization)
         except RelgateError:
             return False  # the documented route reports it
-        if principal is None or principal.environment is None:
+        if principal is None:
             return False
-        payload = clients.serving.cached_features(principal.environment, payload_format(spec))
+        try:
+            environment = client_environment(principal)
+        except RelgateError:
+            return False  # the documented route reports it
+        payload = clients.serving.cached_features(environment, payload_format(spec))
         if payload is None:
             return False
         etag = payload.etag.encode()

@@ -2,6 +2,14 @@
 
 Severities are normalised to one uppercase scale so that a gate's limits mean
 the same thing whichever scanner produced the report.
+
+A report also says which image it scanned, and a report is evidence only for
+that image: the digests it names the image by (Trivy's ``Metadata.RepoDigests``
+and ``ArtifactName``, Grype's ``source.target.repoDigests`` and ``userInput``,
+SARIF's ``runs[].properties.repoDigests`` and ``imageName``) must all be the
+release's; Grype's ``manifestDigest`` (the platform manifest of a
+multi-platform image) may name it too. :meth:`VulnerabilityReport.digest_problem`
+holds the rule. The image ID (the config digest) and layer digests never count.
 """
 
 from __future__ import annotations
@@ -94,6 +102,38 @@ class VulnerabilityReport(BaseModel):
     format: Literal["trivy", "grype", "sarif"]
     findings: list[Finding] = []
     scanned_digests: list[str] = []
+    """Digests the report names the scanned image by; each must be the release's."""
+    platform_digests: list[str] = []
+    """Grype's manifestDigest: names the release when equal, conflicts with nothing."""
+
+    def digest_problem(self, expected: str) -> str | None:
+        """Return why this report is not a scan of the image ``expected`` (a digest), or None.
+
+        A report that names no digest, or names any other image digest than
+        ``expected``, is not; the message says what was found and expected.
+        """
+        want = expected.lower()
+        scanned = [digest.lower() for digest in self.scanned_digests]
+        others = [digest for digest in scanned if digest != want]
+        if others:
+            named = ", ".join(dict.fromkeys(others))
+            return (
+                f"the vulnerability report names the image {named}, not this release's "
+                f"{want}; a report of another image cannot pass this one"
+            )
+        if want in scanned or want in (digest.lower() for digest in self.platform_digests):
+            return None
+        if self.platform_digests:
+            named = ", ".join(self.platform_digests)
+            return (
+                f"the vulnerability report names only the platform manifest {named}, "
+                f"not this release's {want}"
+            )
+        return (
+            "the vulnerability report names no image digest (expected this release's "
+            f"{want}): scan the image by its digest (e.g. trivy image --format json "
+            f"REGISTRY/IMAGE@sha256:...) so that the report records {_WHERE[self.format]}"
+        )
 
     def counts(self) -> dict[str, int]:
         """Return the number of findings per severity, every severity present, worst first."""
@@ -138,6 +178,17 @@ def parse_vulnerabilities(data: bytes, filename: str) -> VulnerabilityReport:
     )
 
 
+_WHERE: dict[str, str] = {
+    "trivy": "Metadata.RepoDigests",
+    "grype": "source.target.repoDigests",
+    "sarif": "runs[].properties.repoDigests",
+}
+
+
+def _merge(*lists: list[str]) -> list[str]:
+    return list(dict.fromkeys(digest for found in lists for digest in found))
+
+
 def _digests(references: Any) -> list[str]:
     """Return the ``sha256:`` digests found in image references such as ``repo@sha256:...``."""
     found: list[str] = []
@@ -154,7 +205,10 @@ def _digests(references: Any) -> list[str]:
 def _parse_trivy(document: dict[str, Any], filename: str) -> VulnerabilityReport:
     metadata = document.get("Metadata")
     # Metadata.ImageID is the config digest, not the manifest digest an artifact is pinned by
-    digests = _digests(metadata.get("RepoDigests")) if isinstance(metadata, dict) else []
+    digests = _merge(
+        _digests(metadata.get("RepoDigests")) if isinstance(metadata, dict) else [],
+        _digests(document.get("ArtifactName")),
+    )
     findings: list[Finding] = []
     for index, raw_result in enumerate(as_list(document.get("Results"), filename, "Results")):
         result = as_object(raw_result, filename, f"Results[{index}]")
@@ -181,13 +235,12 @@ def _parse_trivy(document: dict[str, Any], filename: str) -> VulnerabilityReport
 
 def _parse_grype(document: dict[str, Any], filename: str) -> VulnerabilityReport:
     digests: list[str] = []
+    platform: list[str] = []
     source = document.get("source")
     target = source.get("target") if isinstance(source, dict) else None
     if isinstance(target, dict):
-        digests = _digests(target.get("repoDigests"))
-        for digest in _digests(target.get("manifestDigest")):
-            if digest not in digests:
-                digests.append(digest)
+        digests = _merge(_digests(target.get("repoDigests")), _digests(target.get("userInput")))
+        platform = _digests(target.get("manifestDigest"))
     findings: list[Finding] = []
     for index, raw in enumerate(as_list(document.get("matches"), filename, "matches")):
         match = as_object(raw, filename, f"matches[{index}]")
@@ -209,7 +262,9 @@ def _parse_grype(document: dict[str, Any], filename: str) -> VulnerabilityReport
                 title=description.splitlines()[0][:200] if description else None,
             )
         )
-    return VulnerabilityReport(format="grype", findings=findings, scanned_digests=digests)
+    return VulnerabilityReport(
+        format="grype", findings=findings, scanned_digests=digests, platform_digests=platform
+    )
 
 
 def _sarif_severity(*property_bags: Any, level: Any) -> str:
@@ -234,9 +289,11 @@ def _parse_sarif(document: dict[str, Any], filename: str) -> VulnerabilityReport
         run = as_object(raw_run, filename, f"runs[{run_index}]")
         properties = run.get("properties")
         if isinstance(properties, dict):
-            for digest in _digests(properties.get("repoDigests")):
-                if digest not in digests:
-                    digests.append(digest)
+            digests = _merge(
+                digests,
+                _digests(properties.get("repoDigests")),
+                _digests(properties.get("imageName")),
+            )
         tool = run.get("tool")
         driver = tool.get("driver") if isinstance(tool, dict) else None
         raw_rules = driver.get("rules") if isinstance(driver, dict) else None
