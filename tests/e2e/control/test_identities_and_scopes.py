@@ -32,7 +32,6 @@ environments:
   - name: production
     gates:
       - type: approval
-    deployer: {{type: command, command: "true"}}
 """
 
 

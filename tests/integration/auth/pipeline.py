@@ -6,6 +6,7 @@ from pathlib import Path
 
 from relgate.auth.model import Principal, Role
 from relgate.bootstrap import Services
+from relgate.deploy.registered import RegisteredDeployer
 from relgate.manifest.pipeline import parse_pipeline
 
 ADMIN = Principal("admin", Role.ADMIN)
@@ -23,9 +24,18 @@ environments:
     gates:
       - type: approval
         count: 2
-    deployer: {{type: command, command: "echo $RELGATE_VERSION > {folder}/production.txt"}}
+    deployer: {{ref: {service}-production}}
 """
-    services.promotion.apply(ADMIN, parse_pipeline(source, "relgate.yaml"))
+    # production is protected: its deployer is one an admin registered
+    if services.deployers.resolve(f"{service}-production") is None:
+        services.deployers.add(
+            ADMIN,
+            RegisteredDeployer(
+                name=f"{service}-production",
+                command=f"echo $RELGATE_VERSION > {folder}/production.txt",
+            ),
+        )
+    services.pipelines.apply(ADMIN, parse_pipeline(source, "relgate.yaml"))
 
 
 def drain(services: Services) -> None:

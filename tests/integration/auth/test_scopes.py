@@ -138,7 +138,7 @@ def test_a_dev_token_cannot_apply_a_pipeline_that_sets_production_rules(
 
     source = "service: shop\nenvironments:\n  - name: dev\n  - name: production\n"
     with pytest.raises(Forbidden, match=SCOPE):
-        services.promotion.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
+        services.pipelines.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
 
 
 def test_a_dev_token_changes_flags_in_dev_only(
