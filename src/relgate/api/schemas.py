@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relgate import limits
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,45 +15,53 @@ class _Body(BaseModel):
 
 class PipelineApply(_Body):
     source: str = Field(description="The text of relgate.yaml.")
-    file: str = Field(default="relgate.yaml", description="Its name, for error messages.")
+    file: str = Field(
+        default="relgate.yaml", max_length=limits.FILE_NAME, description="Its name, for errors."
+    )
 
 
 class ReleaseCreate(_Body):
-    service: str
-    version: str
-    artifact: str = Field(description="Digest-pinned reference: name@sha256:<64 hex>.")
-    commit: str | None = None
-    changelog: str | None = None
-    author: str | None = Field(default=None, description="Who wrote the change (default: caller).")
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    artifact: str = Field(
+        max_length=limits.ARTIFACT, description="Digest-pinned reference: name@sha256:<64 hex>."
+    )
+    commit: str | None = Field(default=None, max_length=limits.COMMIT)
+    changelog: str | None = Field(default=None, max_length=limits.CHANGELOG)
+    author: str | None = Field(
+        default=None,
+        max_length=limits.AUTHOR,
+        description="Who wrote the change (default: caller).",
+    )
 
 
 class DeploymentCreate(_Body):
-    service: str
-    version: str
-    environment: str
-    reason: str = ""
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
+    reason: str = Field(default="", max_length=limits.REASON)
 
 
 class Decision(_Body):
-    service: str
-    version: str
-    environment: str
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
     decision: Literal["approve", "reject"]
-    comment: str = ""
+    comment: str = Field(default="", max_length=limits.COMMENT)
 
 
 class RollbackCreate(_Body):
-    service: str
-    environment: str
-    reason: str = Field(min_length=1)
-    to_version: str | None = None
+    service: str = Field(max_length=limits.SERVICE)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
+    reason: str = Field(min_length=1, max_length=limits.REASON)
+    to_version: str | None = Field(default=None, max_length=limits.VERSION)
 
 
 class TokenCreate(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    role: str
-    environment: str | None = None
+    name: str = Field(min_length=1, max_length=limits.TOKEN_NAME)
+    role: str = Field(max_length=limits.ROLE)
+    environment: str | None = Field(default=None, max_length=limits.ENVIRONMENT)
 
 
 class CancelBody(_Body):
-    reason: str = ""
+    reason: str = Field(default="", max_length=limits.REASON)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role, hash_token, new_token
 from relgate.clock import Clock
@@ -57,8 +58,9 @@ class TokenService:
             raise BadInput(f"unknown role {role!r}: use one of {roles}") from None
         if parsed is Role.CLIENT and not environment:
             raise BadInput("a client token is scoped to one environment: pass --env")
-        if not name or len(name) > 200:
-            raise BadInput("a token needs a name of 1 to 200 characters")
+        if not name or len(name) > limits.TOKEN_NAME:
+            raise BadInput(f"a token needs a name of 1 to {limits.TOKEN_NAME} characters")
+        limits.check_length("environment", environment, limits.ENVIRONMENT)
         secret = new_token()
         now = self._clock.now()
         with self._uow() as uow:

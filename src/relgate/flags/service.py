@@ -25,6 +25,7 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
@@ -203,6 +204,7 @@ class FlagService:
         principal.require(Action.MANAGE_FLAGS)
         fmt.check_key(key)
         fmt.check_type(type)
+        _check_metadata(description, owner, tags)
         now = self._clock.now()
         expiry = default_expiry(type, now) if isinstance(expires_at, _Unset) else expires_at
         with self._uow() as uow:
@@ -247,6 +249,7 @@ class FlagService:
         ``InvalidFlagDefinition`` for an unknown type.
         """
         principal.require(Action.MANAGE_FLAGS)
+        _check_metadata(description, None if isinstance(owner, _Unset) else owner, tags or ())
         with self._uow() as uow:
             flag = _live_flag(uow, key)
             before = _flag_state(flag)
@@ -526,6 +529,7 @@ class FlagService:
         principal.require(Action.MANAGE_FLAGS)
         if not name or len(name) > 200:
             raise BadInput(f"segment name {name!r}: expected 1 to 200 characters")
+        limits.check_length("description", description, limits.FLAG_DESCRIPTION)
         normalized = fmt.normalize_constraints(list(constraints), "constraints")
         now = self._clock.now()
         with self._uow() as uow:
@@ -563,6 +567,7 @@ class FlagService:
     ) -> SegmentView:
         """Change a segment's description or constraints; return it. Raises ``NotFound``."""
         principal.require(Action.MANAGE_FLAGS)
+        limits.check_length("description", description, limits.FLAG_DESCRIPTION)
         normalized = (
             None
             if constraints is None
@@ -841,6 +846,14 @@ def _segment(uow: UnitOfWork, name: str) -> SegmentRow:
     if row is None:
         raise NotFound(f"no segment {name!r}")
     return row
+
+
+def _check_metadata(description: str | None, owner: str | None, tags: Sequence[str]) -> None:
+    """Raise BadInput naming the field when a flag's free text is longer than its limit."""
+    limits.check_length("description", description, limits.FLAG_DESCRIPTION)
+    limits.check_length("owner", owner, limits.FLAG_OWNER)
+    for index, tag in enumerate(tags):
+        limits.check_length(f"tags[{index}]", tag, limits.FLAG_TAG)
 
 
 def _environment_rows(uow: UnitOfWork, flag_id: int) -> list[FlagEnvironmentRow]:

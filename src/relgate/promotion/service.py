@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, Forbidden, GateFailed, NotFound
+from relgate.limits import check_length
 from relgate.manifest.pipeline import ServicePipeline
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
@@ -316,6 +318,7 @@ class PromotionService:
         the environment or the environment is pinned, NotFound for unknown names.
         """
         principal.require(Action.PROMOTE)
+        check_length("reason", reason, limits.REASON)
         from relgate.promotion.gates import GateStatus
 
         now = self._clock.now()
@@ -542,6 +545,7 @@ class PromotionService:
         approval or this approver already decided.
         """
         principal.require(Action.APPROVE)
+        check_length("comment", comment, limits.COMMENT)
         now = self._clock.now()
         queue = False
         with self._uow() as uow:
@@ -648,10 +652,9 @@ class PromotionService:
     def cancel(self, principal: Principal, deployment_id: int, reason: str = "") -> DeploymentView:
         """Cancel a deployment that has not started; raises Conflict once it runs."""
         principal.require(Action.PROMOTE)
+        check_length("reason", reason, limits.REASON)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
+            row = queries.deployment(uow.session, deployment_id)
             if row.state not in (
                 DeploymentState.REQUESTED.value,
                 DeploymentState.WAITING_FOR_APPROVAL.value,
@@ -687,6 +690,7 @@ class PromotionService:
         known-good to roll back to.
         """
         principal.require(Action.ROLLBACK)
+        check_length("reason", reason, limits.REASON)
         if not reason.strip():
             from relgate.errors import BadInput
 
@@ -836,17 +840,23 @@ class PromotionService:
     def deployment(self, principal: Principal, deployment_id: int) -> DeploymentView:
         principal.require(Action.READ)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
-            return self._view(uow.session, row)
+            return self._view(uow.session, queries.deployment(uow.session, deployment_id))
 
     def deployment_log(self, principal: Principal, deployment_id: int) -> str:
-        principal.require(Action.READ)
+        """Return what the deploy and verify commands printed.
+
+        Those commands may print secrets, so only a role that may deploy to the
+        deployment's service and environment reads it; raises Forbidden, NotFound.
+        """
+        principal.require(Action.PROMOTE)
         with self._uow() as uow:
-            row = uow.session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound(f"no deployment {deployment_id}")
+            row = queries.deployment(uow.session, deployment_id)
+            service = uow.session.get(ServiceRow, row.service_id)
+            principal.require(
+                Action.PROMOTE,
+                service=service.name if service is not None else None,
+                environment=row.environment,
+            )
             return row.log
 
     def history(

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.params import TokenNamePath
 from relgate.api.schemas import TokenCreate
 from relgate.audit import store as audit
 from relgate.auth.model import Action
@@ -36,7 +38,7 @@ def list_tokens(services: ServicesDep, me: PrincipalDep) -> list[TokenInfo]:
 
 
 @router.delete("/tokens/{name}", tags=["tokens"])
-def revoke_token(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
+def revoke_token(name: TokenNamePath, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
     me.require(Action.MANAGE_TOKENS)
     services.tokens.revoke(name, me.name)
     return {"revoked": name}
@@ -46,7 +48,7 @@ def revoke_token(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str
 def audit_events(
     services: ServicesDep,
     me: PrincipalDep,
-    subject: str | None = None,
+    subject: Annotated[str | None, Query(max_length=limits.AUDIT_SUBJECT)] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> list[dict[str, Any]]:
     me.require(Action.READ)
@@ -56,7 +58,9 @@ def audit_events(
 
 @router.get("/audit/verify", tags=["audit"])
 def audit_verify(
-    services: ServicesDep, me: PrincipalDep, expect_head: str | None = None
+    services: ServicesDep,
+    me: PrincipalDep,
+    expect_head: Annotated[str | None, Query(max_length=limits.HASH)] = None,
 ) -> dict[str, Any]:
     """Recompute the hash chain; report changed or deleted events."""
     me.require(Action.READ)
