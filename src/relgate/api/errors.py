@@ -49,10 +49,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse(validation_body(exc.errors()), status_code=400)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # routing's own answers (no such route, a method it does not take) in relgate's shape
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        body = {"error": {"code": code, "message": str(exc.detail)}}
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        body = {"error": {"code": code, "message": message}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

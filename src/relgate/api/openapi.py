@@ -60,6 +60,22 @@ _DESCRIPTIONS: Final = {
     "409": "A conflict: an immutable binding, a busy environment, or a gate that fails.",
 }
 
+_TOKEN_HEADERS: Final = {"authorization", "x-api-key"}
+_SECURITY: Final = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token: `Authorization: Bearer rg_...`.",
+    },
+    "clientToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A flag client token, as Unleash SDKs send it (`Bearer` optional); "
+        "OFREP also takes it in X-API-Key.",
+    },
+}
+
 _WRITES: Final = {"post", "put", "patch", "delete"}
 _METHODS: Final = {"get", "head", "options", *_WRITES}
 
@@ -90,6 +106,7 @@ def document(app: FastAPI) -> dict[str, Any]:
         components[model.__name__] = extra
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    schema["components"]["securitySchemes"] = _SECURITY
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             if method in _METHODS:
@@ -99,6 +116,19 @@ def document(app: FastAPI) -> dict[str, Any]:
 
 
 def _complete(operation: dict[str, Any], method: str, path: str) -> None:
+    # the token is a security scheme, not a parameter of each operation
+    parameters = [
+        p
+        for p in operation.get("parameters", ())
+        if not (p.get("in") == "header" and p.get("name", "").lower() in _TOKEN_HEADERS)
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    else:
+        operation.pop("parameters", None)
+    if needs_token(path):
+        client = path.startswith(("/api/client/", "/ofrep/"))
+        operation["security"] = [{"clientToken": []}] if client else [{"bearerToken": []}]
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
     rule = rule_for(method, path)
