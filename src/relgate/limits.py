@@ -1,8 +1,10 @@
 """How long each text field may be, and how deep a JSON document may nest (pure).
 
+Text may not hold the NUL character anywhere: PostgreSQL cannot store it.
+
 One table, used by the API schemas (pydantic ``max_length``: the OpenAPI
 document shows it and a longer value gets 400 naming the field) and by the
-services (``check_length``), so the CLI and every other caller is bounded
+services (``check_text``), so the CLI and every other caller is bounded
 too and the database never sees a value longer than its column. The numbers
 are the column sizes of ``relgate.store.tables`` (or, for unbounded text
 columns, a size no honest input reaches). README's API reference lists them.
@@ -52,10 +54,27 @@ MAX_BIGINT: Final = 2**63 - 1
 JSON_DEPTH: Final = 64
 
 
-def check_length(field: str, value: str | None, limit: int) -> None:
-    """Raise BadInput naming ``field`` when ``value`` is longer than ``limit`` characters."""
-    if value is not None and len(value) > limit:
+def check_text(field: str, value: str | None, limit: int) -> None:
+    """Raise BadInput naming ``field`` when ``value`` is longer than ``limit`` characters.
+
+    Also when it holds the NUL character, which PostgreSQL cannot store in text.
+    """
+    if value is None:
+        return
+    if len(value) > limit:
         raise BadInput(f"{field}: at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        raise BadInput(f"{field}: may not contain the NUL character")
+
+
+def has_nul_escape(data: bytes) -> bool:
+    """Whether JSON text ``data`` holds a NUL character (``\\u0000``) in a string.
+
+    PostgreSQL stores neither text nor JSON with one, so relgate refuses it at the door.
+    """
+    if b"u0000" not in data:
+        return False
+    return b"\\u0000" in data.replace(b"\\\\", b"")
 
 
 def id_in_range(value: int) -> bool:

@@ -11,7 +11,9 @@ that carries a body it
    body as a stream, counting, and refuses with 413 as soon as the count passes
    the limit (a chunked body with no length is bounded the same way);
 3. refuses a JSON body that nests deeper than ``relgate.limits.JSON_DEPTH``
-   levels with 400, before any parser recurses into it.
+   levels with 400, before any parser recurses into it, and one with a NUL
+   character (``\\u0000``), which PostgreSQL can store neither as text nor JSON;
+   a NUL in the path or query is refused the same way, body or not.
 
 Early refusals close the connection, so the rest of a large body is not even
 received. The routes then get the body already read, as one message. Requests
@@ -194,6 +196,11 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            await _refuse(
+                send, errors.BadInput("the path and query may not contain the NUL character")
+            )
+            return
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
@@ -217,6 +224,8 @@ class BodyLimits:
             if body is None:
                 return  # the client went away
             if rule.check_depth and _looks_like_json(body, headers):
+                if limits.has_nul_escape(body):
+                    raise errors.BadInput("the request body may not contain the NUL character")
                 if len(body) > 256 * KIB:
                     await run_in_threadpool(limits.check_json_depth, body, "the request body")
                 else:
@@ -240,8 +249,8 @@ class BodyLimits:
             self._tokens.put(token, principal)
         if path.startswith(_CLIENT_PREFIXES) and principal.role is not Role.CLIENT:
             raise errors.Forbidden(
-                f"token {principal.name!r} has the role {principal.role}; "
-                "the flag client APIs take client tokens only"
+                f"the flag client API needs a token with the role client; token "
+                f"{principal.name!r} has the role {principal.role}"
             )
 
 

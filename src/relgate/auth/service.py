@@ -60,7 +60,7 @@ class TokenService:
             raise BadInput("a client token is scoped to one environment: pass --env")
         if not name or len(name) > limits.TOKEN_NAME:
             raise BadInput(f"a token needs a name of 1 to {limits.TOKEN_NAME} characters")
-        limits.check_length("environment", environment, limits.ENVIRONMENT)
+        limits.check_text("environment", environment, limits.ENVIRONMENT)
         secret = new_token()
         now = self._clock.now()
         with self._uow() as uow:

@@ -12,18 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from relgate import limits
 from relgate.clock import Clock
 from relgate.store.tables import ClientApplicationRow, FlagMetricRow
 from relgate.store.uow import UnitOfWorkFactory, as_utc
 
 _T = TypeVar("_T")
+
+# a count or an interval that an INTEGER column holds (and a BIGINT sum of them)
+Count = Annotated[int, Field(ge=0, le=limits.MAX_ID)]
 
 
 class _Payload(BaseModel):
@@ -39,21 +43,27 @@ class ClientRegistration(_Payload):
     sdk_version: str | None = Field(default=None, alias="sdkVersion", max_length=100)
     strategies: list[str] = Field(default_factory=list)
     started: datetime | None = None
-    interval: NonNegativeInt | None = None
+    interval: Count | None = None
 
 
 class ToggleCounts(_Payload):
     """How often one flag was evaluated in a bucket."""
 
-    yes: NonNegativeInt = 0
-    no: NonNegativeInt = 0
-    variants: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    yes: Count = 0
+    no: Count = 0
+    variants: dict[str, Count] = Field(default_factory=dict)
 
 
 class MetricsBucket(_Payload):
     start: datetime
     stop: datetime
     toggles: dict[str, ToggleCounts] = Field(default_factory=dict)
+
+    @field_validator("toggles")
+    @classmethod
+    def _drop_impossible_keys(cls, toggles: dict[str, ToggleCounts]) -> dict[str, ToggleCounts]:
+        # a key longer than any flag's names no flag: its counts are dropped, not stored
+        return {key: counts for key, counts in toggles.items() if len(key) <= limits.FLAG_KEY}
 
 
 class ClientMetrics(_Payload):

@@ -529,7 +529,7 @@ class FlagService:
         principal.require(Action.MANAGE_FLAGS)
         if not name or len(name) > 200:
             raise BadInput(f"segment name {name!r}: expected 1 to 200 characters")
-        limits.check_length("description", description, limits.FLAG_DESCRIPTION)
+        limits.check_text("description", description, limits.FLAG_DESCRIPTION)
         normalized = fmt.normalize_constraints(list(constraints), "constraints")
         now = self._clock.now()
         with self._uow() as uow:
@@ -567,7 +567,7 @@ class FlagService:
     ) -> SegmentView:
         """Change a segment's description or constraints; return it. Raises ``NotFound``."""
         principal.require(Action.MANAGE_FLAGS)
-        limits.check_length("description", description, limits.FLAG_DESCRIPTION)
+        limits.check_text("description", description, limits.FLAG_DESCRIPTION)
         normalized = (
             None
             if constraints is None
@@ -850,10 +850,10 @@ def _segment(uow: UnitOfWork, name: str) -> SegmentRow:
 
 def _check_metadata(description: str | None, owner: str | None, tags: Sequence[str]) -> None:
     """Raise BadInput naming the field when a flag's free text is longer than its limit."""
-    limits.check_length("description", description, limits.FLAG_DESCRIPTION)
-    limits.check_length("owner", owner, limits.FLAG_OWNER)
+    limits.check_text("description", description, limits.FLAG_DESCRIPTION)
+    limits.check_text("owner", owner, limits.FLAG_OWNER)
     for index, tag in enumerate(tags):
-        limits.check_length(f"tags[{index}]", tag, limits.FLAG_TAG)
+        limits.check_text(f"tags[{index}]", tag, limits.FLAG_TAG)
 
 
 def _environment_rows(uow: UnitOfWork, flag_id: int) -> list[FlagEnvironmentRow]:

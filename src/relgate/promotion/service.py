@@ -21,7 +21,7 @@ from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, Forbidden, GateFailed, NotFound
-from relgate.limits import check_length
+from relgate.limits import check_text
 from relgate.manifest.pipeline import ServicePipeline
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
@@ -318,7 +318,7 @@ class PromotionService:
         the environment or the environment is pinned, NotFound for unknown names.
         """
         principal.require(Action.PROMOTE)
-        check_length("reason", reason, limits.REASON)
+        check_text("reason", reason, limits.REASON)
         from relgate.promotion.gates import GateStatus
 
         now = self._clock.now()
@@ -545,7 +545,7 @@ class PromotionService:
         approval or this approver already decided.
         """
         principal.require(Action.APPROVE)
-        check_length("comment", comment, limits.COMMENT)
+        check_text("comment", comment, limits.COMMENT)
         now = self._clock.now()
         queue = False
         with self._uow() as uow:
@@ -652,7 +652,7 @@ class PromotionService:
     def cancel(self, principal: Principal, deployment_id: int, reason: str = "") -> DeploymentView:
         """Cancel a deployment that has not started; raises Conflict once it runs."""
         principal.require(Action.PROMOTE)
-        check_length("reason", reason, limits.REASON)
+        check_text("reason", reason, limits.REASON)
         with self._uow() as uow:
             row = queries.deployment(uow.session, deployment_id)
             if row.state not in (
@@ -690,7 +690,7 @@ class PromotionService:
         known-good to roll back to.
         """
         principal.require(Action.ROLLBACK)
-        check_length("reason", reason, limits.REASON)
+        check_text("reason", reason, limits.REASON)
         if not reason.strip():
             from relgate.errors import BadInput
 

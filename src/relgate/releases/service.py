@@ -95,7 +95,7 @@ class ReleaseService:
             ("changelog", changelog, limits.CHANGELOG),
             ("author", author, limits.AUTHOR),
         ):
-            limits.check_length(name, value, limit)
+            limits.check_text(name, value, limit)
         from relgate.versioning.semver import Version
 
         Version.parse(version)
@@ -195,9 +195,9 @@ class ReleaseService:
         principal.require(Action.ADD_EVIDENCE)
         from relgate.promotion.reports import VulnerabilityReport, parse_report
 
-        limits.check_length("filename", filename, limits.EVIDENCE_FILENAME)
-        limits.check_length("kind", kind, limits.EVIDENCE_KIND)
-        limits.check_length("environment", environment, limits.ENVIRONMENT)
+        limits.check_text("filename", filename, limits.EVIDENCE_FILENAME)
+        limits.check_text("kind", kind, limits.EVIDENCE_KIND)
+        limits.check_text("environment", environment, limits.ENVIRONMENT)
         if len(data) > MAX_EVIDENCE_BYTES:
             raise TooLarge(f"{filename}: larger than {MAX_EVIDENCE_BYTES // 2**20} MiB")
         if data.lstrip()[:1] in (b"{", b"["):

@@ -60,7 +60,7 @@ def test_a_ci_token_posting_to_the_flag_client_api_is_refused_with_403_before_th
     status, body, _ = raw_request(seeded.url, head)
 
     assert status == 403
-    assert "client tokens only" in json.loads(body)["error"]["message"]
+    assert "needs a token with the role client" in json.loads(body)["error"]["message"]
 
 
 def test_a_200_mb_evidence_upload_that_says_its_length_is_refused_with_413_at_once(

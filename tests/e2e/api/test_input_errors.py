@@ -205,3 +205,38 @@ def test_the_openapi_document_says_400_never_422_and_names_every_standard_error(
     assert list(log["content"]) == ["text/plain"]
     whoami = operations[("get", "/api/v1/whoami")]["responses"]
     assert "401" in whoami and "400" not in whoami
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/services/a%00b/releases", "/api/v1/flags/a%00b", "/api/v1/status?service=a%00"],
+)
+def test_a_nul_character_in_the_path_or_query_gets_400(seeded: Seeded, path: str) -> None:
+    response = httpx.get(seeded.url + path, headers=seeded.headers("admin"), timeout=30)
+
+    assert _message(response) == "the path and query may not contain the NUL character"
+
+
+def test_a_nul_character_in_a_json_body_gets_400(seeded: Seeded) -> None:
+    response = _post(seeded, "/api/v1/releases", _release(author="a\x00b"))
+
+    assert _message(response) == "the request body may not contain the NUL character"
+
+
+def test_a_metrics_count_larger_than_the_store_holds_gets_400_naming_the_field(
+    seeded: Seeded,
+) -> None:
+    bucket = {
+        "start": "2026-01-01T00:00:00Z",
+        "stop": "2026-01-01T00:01:00Z",
+        "toggles": {"new-checkout": {"yes": 2**64, "no": 0}},
+    }
+
+    response = httpx.post(
+        seeded.url + "/api/client/metrics",
+        json={"appName": "shop", "bucket": bucket},
+        headers={"Authorization": seeded.tokens["client"]},
+        timeout=30,
+    )
+
+    assert "bucket.toggles.new-checkout.yes" in _message(response)
