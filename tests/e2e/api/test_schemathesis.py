@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -23,10 +24,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.api.conftest import Seeded, seed
+from tests.e2e.api.conftest import SERVICE, Seeded, seed
 from tests.e2e.control.conftest import start_server, stop_server
 
 MAX_EXAMPLES = 12
+SEED = 20261202
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -74,10 +76,33 @@ def test_the_served_document_is_the_one_tested(seeded_sqlite: Seeded) -> None:
 
 
 CASES: dict[str, int] = {}
+_FRAMING_HEADERS = {"transfer-encoding", "content-length", "connection", "host", "expect"}
+
+
+def _real_names(seeded_: Seeded) -> dict[str, Any]:
+    return {
+        "service": SERVICE,
+        "version": "1.0.0",
+        "environment": "dev",
+        "key": "new-checkout",
+        "deployment_id": seeded_.deployment_id,
+    }
 
 
 def _run(case: schemathesis.Case, seeded_sqlite: Seeded, role: str) -> None:
     CASES[role] = CASES.get(role, 0) + 1
+    if CASES[role] % 2 and case.path_parameters:
+        # every other case names what exists, so that more than the 404 paths are walked
+        real = _real_names(seeded_sqlite)
+        for name in case.path_parameters:
+            if name in real:
+                case.path_parameters[name] = real[name]
+    if case.headers:
+        # framing headers are the HTTP server's (uvicorn answers a malformed one in
+        # text/plain before relgate sees the request), not the API's
+        for name in list(case.headers):
+            if name.lower() in _FRAMING_HEADERS:
+                del case.headers[name]
     token = seeded_sqlite.tokens[role]
     case.call_and_validate(
         base_url=seeded_sqlite.url,
@@ -89,7 +114,6 @@ def _run(case: schemathesis.Case, seeded_sqlite: Seeded, role: str) -> None:
 
 _settings = settings(
     max_examples=MAX_EXAMPLES,
-    derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
@@ -98,6 +122,7 @@ _settings = settings(
 
 @schema.parametrize()
 @_settings
+@hypothesis.seed(SEED)
 def test_the_api_holds_its_document_for_an_admin(
     case: schemathesis.Case, seeded_sqlite: Seeded
 ) -> None:
@@ -106,6 +131,7 @@ def test_the_api_holds_its_document_for_an_admin(
 
 @schema.parametrize()
 @_settings
+@hypothesis.seed(SEED)
 def test_the_api_holds_its_document_for_a_ci_token(
     case: schemathesis.Case, seeded_sqlite: Seeded
 ) -> None:
@@ -114,6 +140,7 @@ def test_the_api_holds_its_document_for_a_ci_token(
 
 @schema.parametrize()
 @_settings
+@hypothesis.seed(SEED)
 def test_the_api_holds_its_document_for_an_approver(
     case: schemathesis.Case, seeded_sqlite: Seeded
 ) -> None:
@@ -122,6 +149,7 @@ def test_the_api_holds_its_document_for_an_approver(
 
 @schema.parametrize()
 @_settings
+@hypothesis.seed(SEED)
 def test_the_api_holds_its_document_for_a_flag_client(
     case: schemathesis.Case, seeded_sqlite: Seeded
 ) -> None:
@@ -131,3 +159,4 @@ def test_the_api_holds_its_document_for_a_flag_client(
 def test_thousands_of_cases_were_sent() -> None:
     # runs after the four above (pytest keeps the file's order)
     assert sum(CASES.values()) >= 2000, CASES
+    print(f"schemathesis sent {CASES}")
