@@ -160,8 +160,9 @@ def credentials(path: str, headers: Mapping[str, str]) -> str | None:
     if not token and path.startswith("/ofrep/"):
         token = headers.get("x-api-key")
     token = (token or "").strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
+    scheme, _, rest = token.partition(" ")
+    if scheme.lower() == "bearer":
+        token = rest.strip()
     return token or None
 
 

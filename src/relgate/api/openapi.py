@@ -80,12 +80,9 @@ _WRITES: Final = {"post", "put", "patch", "delete"}
 _METHODS: Final = {"get", "head", "options", *_WRITES}
 
 
-def _error(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    ref = {"$ref": "#/components/schemas/ErrorBody"}
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": schema or ref}},
-    }
+def _error(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def document(app: FastAPI) -> dict[str, Any]:
