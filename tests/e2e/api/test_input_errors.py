@@ -240,3 +240,35 @@ def test_a_metrics_count_larger_than_the_store_holds_gets_400_naming_the_field(
     )
 
     assert "bucket.toggles.new-checkout.yes" in _message(response)
+
+
+def test_the_cli_names_the_field_when_a_commit_is_too_long(seeded: Seeded) -> None:
+    from tests.e2e.control.conftest import run_cli
+
+    result = run_cli(
+        "release", "create", SERVICE, "--version", "4.0.0",
+        "--artifact", f"registry.example.com/{SERVICE}@{DIGESTS['1.1.0']}",
+        "--commit", "f" * 65,
+        url=seeded.url, token=seeded.tokens["ci"],
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "commit: String should have at most 64 characters" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_cli_refuses_deployment_logs_to_an_approver(seeded: Seeded) -> None:
+    from tests.e2e.control.conftest import run_cli
+
+    approver = run_cli(
+        "deploy", "logs", str(seeded.deployment_id), url=seeded.url, token=seeded.tokens["approver"]
+    )
+    ci = run_cli(
+        "deploy", "logs", str(seeded.deployment_id), url=seeded.url, token=seeded.tokens["ci"]
+    )
+
+    assert approver.returncode == 2
+    assert "to promote needs the role admin or ci" in approver.stderr
+    assert "deploying" not in approver.stdout
+    assert ci.returncode == 0, ci.stderr
+    assert "deploying 1.0.0" in ci.stdout
