@@ -15,6 +15,7 @@ only ``cli/`` prints them.
      │    ├── ShallowClone            exit 2   history does not reach the last tag
      │    ├── NotAGitRepository       exit 2
      │    ├── MaintenanceLineExceeded exit 2   names the commit that needs a larger bump
+     │    ├── TooLarge                exit 2   a request body over its endpoint's limit
      │    └── NotFound                exit 2
      ├── Unauthorized                 exit 2   no token, or an unknown one
      ├── Forbidden                    exit 2   the token's role may not do this
@@ -135,3 +136,9 @@ class InvalidFlagContext(BadInput):
     """An evaluation context cannot be read; the message names the field."""
 
     code = "invalid_flag_context"
+
+
+class TooLarge(BadInput):
+    """A request body is larger than its endpoint accepts; the message names the limit."""
+
+    code = "too_large"

@@ -101,6 +101,10 @@ def test_the_quickstart_walks_a_release_to_production_and_back(
     # production served 1.0.0, then briefly 1.1.0, then 1.0.0 again
     assert output.count("demo-service 1.0.0 (production)") == 2, output
     assert "1.1.0 failed its verification in production and was rolled back" in output
+    # `approve --wait` returned only once the auto-rollback had put 1.0.0 back
+    failed_at = output.index("payments-service@1.1.0 to production: failed")
+    back_at = re.compile(r"deployment \d+: payments-service@1\.0\.0 to production: succeeded")
+    assert back_at.search(output, failed_at) is not None, output
     assert "auto-rollback" in output
     assert "intact" in output
     # the flag: on for premium customers only, then killed for everyone

@@ -39,10 +39,14 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     )
     app.state.services = services
 
-    from relgate.api import errors
+    from relgate.api import errors, openapi
+    from relgate.api.limits import BodyLimits
     from relgate.api.routes import admin, audit, control, flags, ofrep, pipelines, unleash
 
     errors.install(app)
+    openapi.install(app)
+    # a token before any body is read, bodies within their size and depth limits
+    app.add_middleware(BodyLimits)
     app.include_router(pipelines.router)
     app.include_router(control.router)
     app.include_router(admin.router)

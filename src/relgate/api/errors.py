@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from relgate import errors
 
 STATUS: list[tuple[type[errors.RelgateError], int]] = [
     (errors.NotFound, 404),
+    (errors.TooLarge, 413),
     (errors.BadInput, 400),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
@@ -44,10 +46,33 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for error in exc.errors():
-            loc = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-            problems.append(f"{loc}: {error.get('msg')}" if loc else str(error.get("msg")))
-        return JSONResponse(
-            {"error": {"code": "bad_input", "message": "; ".join(problems)}}, status_code=400
-        )
+        return JSONResponse(validation_body(exc.errors()), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # routing's own answers (no such route, a method it does not take) in relgate's shape
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        body = {"error": {"code": code, "message": message}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_input"}
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def validation_body(problems: Any) -> dict[str, Any]:
+    """Return relgate's error body for pydantic/FastAPI validation errors, naming each field.
+
+    ``{"error": {"code": "bad_input", "message": "commit: String should have at most
+    64 characters"}}``: the field is written as its path in the body (``gates.0.min``)
+    or the name of the query or path parameter.
+    """
+    messages = []
+    for error in problems:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]
+        where = ".".join(loc)
+        messages.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return {"error": {"code": "bad_input", "message": "; ".join(messages)}}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from relgate import limits
 
 
 class _Body(BaseModel):
@@ -13,93 +15,121 @@ class _Body(BaseModel):
 
 class PipelineApply(_Body):
     source: str = Field(description="The text of relgate.yaml.")
-    file: str = Field(default="relgate.yaml", description="Its name, for error messages.")
+    file: str = Field(
+        default="relgate.yaml", max_length=limits.FILE_NAME, description="Its name, for errors."
+    )
     author: str | None = Field(
         default=None,
-        max_length=400,
-        description="Who wrote the change (commit author), who may not approve it.",
+        max_length=limits.PIPELINE_AUTHOR,
+        description="Who wrote the change, as `Name <email>` (commit author); may not approve it.",
     )
 
 
 class PipelineDecision(_Body):
-    comment: str = Field(default="", max_length=2000)
+    comment: str = Field(default="", max_length=limits.COMMENT)
 
 
 class DeployerCreate(_Body):
     name: str = Field(max_length=63, description="What relgate.yaml names: deployer: {ref: NAME}.")
     type: Literal["command"] = "command"
-    command: str | list[str]
+    command: str | list[str] = Field(max_length=limits.COMMAND)
     timeout_seconds: float = 300
-    verify_command: str | list[str] | None = None
+    verify_command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
     verify_timeout_seconds: float = 60
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    env_allow: list[str] = Field(default_factory=list)
+    cwd: str | None = Field(default=None, max_length=limits.FILE_NAME)
+    env: dict[str, str] = Field(default_factory=dict, max_length=limits.DEPLOYER_VARIABLES)
+    env_allow: list[str] = Field(default_factory=list, max_length=limits.DEPLOYER_VARIABLES)
     secrets: dict[str, str] = Field(
-        default_factory=dict, description="NAME: value; stored, never shown back."
+        default_factory=dict,
+        max_length=limits.DEPLOYER_VARIABLES,
+        description="NAME: value; stored, never shown back.",
     )
     secret_env: dict[str, str] = Field(
-        default_factory=dict, description="NAME: the server's variable holding the value."
+        default_factory=dict,
+        max_length=limits.DEPLOYER_VARIABLES,
+        description="NAME: the server's variable holding the value.",
     )
 
 
 class ReleaseCreate(_Body):
-    service: str
-    version: str
-    artifact: str = Field(description="Digest-pinned reference: name@sha256:<64 hex>.")
-    commit: str | None = None
-    changelog: str | None = None
-    author: str | None = Field(default=None, description="Who wrote the change (default: caller).")
-    author_email: str | None = Field(default=None, description="The commit author's email.")
-    co_authors: list[str] = Field(
-        default_factory=list, description="'Name <email>' of the commit's Co-authored-by trailers."
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    artifact: str = Field(
+        max_length=limits.ARTIFACT, description="Digest-pinned reference: name@sha256:<64 hex>."
+    )
+    commit: str | None = Field(default=None, max_length=limits.COMMIT)
+    changelog: str | None = Field(default=None, max_length=limits.CHANGELOG)
+    author: str | None = Field(
+        default=None,
+        max_length=limits.AUTHOR,
+        description="Who wrote the change (default: caller).",
+    )
+    author_email: str | None = Field(
+        default=None, max_length=limits.EMAIL, description="The commit author's email."
+    )
+    co_authors: list[Annotated[str, Field(max_length=limits.AUTHOR + limits.EMAIL + 3)]] = Field(
+        default_factory=list,
+        max_length=limits.CO_AUTHORS,
+        description="'Name <email>' of the commit's Co-authored-by trailers.",
     )
 
 
 class DeploymentCreate(_Body):
-    service: str
-    version: str
-    environment: str
-    reason: str = ""
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
+    reason: str = Field(default="", max_length=limits.REASON)
 
 
 class Decision(_Body):
-    service: str
-    version: str
-    environment: str
+    service: str = Field(max_length=limits.SERVICE)
+    version: str = Field(max_length=limits.VERSION)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
     decision: Literal["approve", "reject"]
-    comment: str = ""
+    comment: str = Field(default="", max_length=limits.COMMENT)
 
 
 class RollbackCreate(_Body):
-    service: str
-    environment: str
-    reason: str = Field(min_length=1)
-    to_version: str | None = None
+    service: str = Field(max_length=limits.SERVICE)
+    environment: str = Field(max_length=limits.ENVIRONMENT)
+    reason: str = Field(min_length=1, max_length=limits.REASON)
+    to_version: str | None = Field(default=None, max_length=limits.VERSION)
 
 
 class TokenCreate(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    role: str
+    name: str = Field(min_length=1, max_length=limits.TOKEN_NAME)
+    role: str = Field(max_length=limits.ROLE)
     environment: str | None = Field(
-        default=None, description="A client token's one environment (else one of the scope)."
+        default=None,
+        max_length=limits.ENVIRONMENT,
+        description="A client token's one environment (else one of the scope).",
     )
     identity: str | None = Field(
-        default=None, description="Who it belongs to (name, email or alias; default: name)."
+        default=None,
+        max_length=limits.EMAIL,
+        description="Who it belongs to (name, email or alias; default: name).",
     )
-    emails: list[str] = Field(default_factory=list, description="Emails added to the identity.")
-    services: list[str] = Field(default_factory=list, description="Scope; empty: every service.")
-    environments: list[str] = Field(
-        default_factory=list, description="Scope; empty: every environment."
+    emails: list[Annotated[str, Field(max_length=limits.EMAIL)]] = Field(
+        default_factory=list, max_length=100, description="Emails added to the identity."
+    )
+    services: list[Annotated[str, Field(max_length=limits.SERVICE)]] = Field(
+        default_factory=list, max_length=1000, description="Scope; empty: every service."
+    )
+    environments: list[Annotated[str, Field(max_length=limits.ENVIRONMENT)]] = Field(
+        default_factory=list, max_length=1000, description="Scope; empty: every environment."
     )
 
 
 class CancelBody(_Body):
-    reason: str = ""
+    reason: str = Field(default="", max_length=limits.REASON)
 
 
 class IdentityCreate(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    emails: list[str] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
+    name: str = Field(min_length=1, max_length=limits.IDENTITY_NAME)
+    emails: list[Annotated[str, Field(max_length=limits.EMAIL)]] = Field(
+        default_factory=list, max_length=100
+    )
+    aliases: list[Annotated[str, Field(max_length=limits.EMAIL)]] = Field(
+        default_factory=list, max_length=100
+    )
     kind: Literal["person", "robot"] = "person"

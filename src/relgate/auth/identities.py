@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal, Role, normalise
 from relgate.clock import Clock
@@ -22,8 +23,8 @@ from relgate.errors import BadInput, Conflict, NotFound
 from relgate.store.tables import IdentityNameRow, IdentityRow, TokenRow
 from relgate.store.uow import UnitOfWork, UnitOfWorkFactory, as_utc
 
-MAX_NAME = 200
-MAX_EMAIL = 320
+MAX_NAME = limits.IDENTITY_NAME
+MAX_EMAIL = limits.EMAIL
 KINDS = ("person", "robot")
 
 
@@ -42,7 +43,7 @@ class IdentityInfo:
 def check_name(name: str) -> str:
     """Return the normalised key of an identity's name; raise BadInput when empty or too long."""
     key = normalise(name)
-    if not key or len(key) > MAX_NAME:
+    if not key or len(key) > MAX_NAME or len(name) > MAX_NAME:
         raise BadInput(f"identity name {name[:40]!r}: expected 1 to {MAX_NAME} characters")
     return key
 
@@ -51,7 +52,7 @@ def check_email(email: str) -> str:
     """Return ``email`` normalised; raise BadInput unless it looks like ``name@host``."""
     value = normalise(email)
     local, _, host = value.partition("@")
-    if not local or not host or " " in value or len(value) > MAX_EMAIL:
+    if not local or not host or " " in value or len(value) > MAX_EMAIL or len(email) > MAX_EMAIL:
         raise BadInput(f"email {email[:60]!r}: expected an address like alice@example.com")
     return value
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth import identities
 from relgate.auth.model import Action, Principal, Role, hash_token, new_token
@@ -163,8 +164,13 @@ class TokenService:
         except ValueError:
             roles = ", ".join(r.value for r in Role)
             raise BadInput(f"unknown role {role!r}: use one of {roles}") from None
-        if not name or not name.strip() or len(name) > 200:
-            raise BadInput("a token needs a name of 1 to 200 characters")
+        if not name or not name.strip() or len(name) > limits.TOKEN_NAME:
+            raise BadInput(f"a token needs a name of 1 to {limits.TOKEN_NAME} characters")
+        limits.check_text("environment", environment, limits.ENVIRONMENT)
+        for one in services or ():
+            limits.check_text("services", one, limits.SERVICE)
+        for one in environments or ():
+            limits.check_text("environments", one, limits.ENVIRONMENT)
         scope = token_scope(parsed, environment, services, environments)
         secret = new_token()
         now = self._clock.now()

@@ -184,7 +184,54 @@ def _wait(client: Client, deployment: dict[str, Any], timeout: float) -> dict[st
                 )
             time.sleep(POLL_SECONDS)
             deployment = client.get(f"/api/v1/deployments/{deployment['id']}")
+        if deployment["state"] == "failed":
+            _wait_for_auto_rollback(client, deployment, deadline, reporter)
     return deployment
+
+
+# How long a failed deployment's auto-rollback may take to be queued by the worker
+AUTO_ROLLBACK_QUEUE_SECONDS = 30.0
+
+
+def _wait_for_auto_rollback(
+    client: Client, failed: dict[str, Any], deadline: float, reporter: _StateReporter
+) -> None:
+    """Where the environment rolls back on failure, wait until that rollback ends too.
+
+    So that `--wait` returns once the environment runs its stable release again, not
+    while the rollback is still deploying. Gives up quietly at ``deadline``, or when
+    no auto-rollback appears (no stable release to go back to).
+    """
+    import time
+
+    service, environment = failed["service"], failed["environment"]
+    spec = client.get(f"/api/v1/services/{service}/pipeline")["spec"]
+    env_spec: dict[str, Any] = next(
+        (e for e in spec["environments"] if e["name"] == environment), {}
+    )
+    if not env_spec.get("auto_rollback"):
+        return
+    reporter.say(_deployment_line(failed))
+    queued_by = min(deadline, time.monotonic() + AUTO_ROLLBACK_QUEUE_SECONDS)
+    rollback: dict[str, Any] | None = None
+    while rollback is None and time.monotonic() < queued_by:
+        history = client.get(
+            f"/api/v1/services/{service}/history", params={"environment": environment}
+        )
+        rollback = next(
+            (d for d in history if d["kind"] == "auto-rollback" and d["id"] > failed["id"]),
+            None,
+        )
+        if rollback is None:
+            time.sleep(POLL_SECONDS)
+    while rollback is not None and rollback["state"] not in FINAL_STATES:
+        reporter.show(_deployment_line(rollback))
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(POLL_SECONDS)
+        rollback = client.get(f"/api/v1/deployments/{rollback['id']}")
+    if rollback is not None:
+        reporter.say(_deployment_line(rollback))
 
 
 def _finish(deployment: dict[str, Any], json_output: bool, done: str | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock
@@ -209,6 +210,7 @@ class FlagService:
         principal.require(Action.MANAGE_FLAGS)
         fmt.check_key(key)
         fmt.check_type(type)
+        _check_metadata(description, owner, tags)
         now = self._clock.now()
         expiry = default_expiry(type, now) if isinstance(expires_at, _Unset) else expires_at
         with self._uow() as uow:
@@ -253,6 +255,7 @@ class FlagService:
         ``InvalidFlagDefinition`` for an unknown type.
         """
         principal.require(Action.MANAGE_FLAGS)
+        _check_metadata(description, None if isinstance(owner, _Unset) else owner, tags or ())
         with self._uow() as uow:
             flag = _live_flag(uow, key)
             before = _flag_state(flag)
@@ -538,6 +541,7 @@ class FlagService:
         principal.require(Action.MANAGE_FLAGS)
         if not name or len(name) > 200:
             raise BadInput(f"segment name {name!r}: expected 1 to 200 characters")
+        limits.check_text("description", description, limits.FLAG_DESCRIPTION)
         normalized = fmt.normalize_constraints(list(constraints), "constraints")
         now = self._clock.now()
         with self._uow() as uow:
@@ -579,6 +583,7 @@ class FlagService:
         holds in every environment).
         """
         principal.require(Action.MANAGE_FLAGS, everywhere=True)
+        limits.check_text("description", description, limits.FLAG_DESCRIPTION)
         normalized = (
             None
             if constraints is None
@@ -862,6 +867,14 @@ def _segment(uow: UnitOfWork, name: str) -> SegmentRow:
     if row is None:
         raise NotFound(f"no segment {name!r}")
     return row
+
+
+def _check_metadata(description: str | None, owner: str | None, tags: Sequence[str]) -> None:
+    """Raise BadInput naming the field when a flag's free text is longer than its limit."""
+    limits.check_text("description", description, limits.FLAG_DESCRIPTION)
+    limits.check_text("owner", owner, limits.FLAG_OWNER)
+    for index, tag in enumerate(tags):
+        limits.check_text(f"tags[{index}]", tag, limits.FLAG_TAG)
 
 
 def _environment_rows(uow: UnitOfWork, flag_id: int) -> list[FlagEnvironmentRow]:

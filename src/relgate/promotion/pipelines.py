@@ -21,10 +21,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock
 from relgate.errors import Conflict, Forbidden, NotFound
+from relgate.limits import check_text
 from relgate.manifest.pipeline import ServicePipeline
 from relgate.promotion.deployers import DeployerService
 from relgate.promotion.pipeline import PipelineSpec
@@ -98,6 +100,7 @@ class PipelineService:
         may not apply pipelines of this service.
         """
         principal.require(Action.APPLY_PIPELINE, service=applied.service)
+        check_text("author", author, limits.PIPELINE_AUTHOR)
         for declared in applied.pipeline.environments:  # a pipeline sets every environment's rules
             principal.require(
                 Action.APPLY_PIPELINE, service=applied.service, environment=declared.name
@@ -295,6 +298,7 @@ class PipelineService:
         an unknown service or revision.
         """
         principal.require(Action.APPROVE, service=service)
+        check_text("comment", comment, limits.COMMENT)
         now = self._clock.now()
         with self._uow() as uow:
             session = uow.session

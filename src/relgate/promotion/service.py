@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.duties import Duties, check_may_approve
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, GateFailed, NotFound
+from relgate.limits import check_text
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, GateView
@@ -230,6 +232,7 @@ class PromotionService:
         the environment or the environment is pinned, NotFound for unknown names.
         """
         principal.require(Action.PROMOTE, service=service, environment=environment)
+        check_text("reason", reason, limits.REASON)
         from relgate.promotion.gates import GateStatus
 
         now = self._clock.now()
@@ -460,6 +463,7 @@ class PromotionService:
         nothing waits for an approval or this identity already decided.
         """
         principal.require(Action.APPROVE, service=service, environment=environment)
+        check_text("comment", comment, limits.COMMENT)
         now = self._clock.now()
         queue = False
         with self._uow() as uow:
@@ -568,6 +572,7 @@ class PromotionService:
     def cancel(self, principal: Principal, deployment_id: int, reason: str = "") -> DeploymentView:
         """Cancel a deployment that has not started; raises Conflict once it runs."""
         principal.require(Action.PROMOTE)
+        check_text("reason", reason, limits.REASON)
         with self._uow() as uow:
             row = self._scoped_deployment(uow.session, principal, Action.PROMOTE, deployment_id)
             if row.state not in (
@@ -605,6 +610,7 @@ class PromotionService:
         known-good to roll back to.
         """
         principal.require(Action.ROLLBACK, service=service, environment=environment)
+        check_text("reason", reason, limits.REASON)
         if not reason.strip():
             from relgate.errors import BadInput
 
@@ -760,19 +766,21 @@ class PromotionService:
             return self._view(uow.session, row)
 
     def deployment_log(self, principal: Principal, deployment_id: int) -> str:
-        """Return a deployment's log; raises NotFound, Forbidden outside the token's scope."""
-        principal.require(Action.READ)
+        """Return what the deploy and verify commands printed.
+
+        Those commands may print secrets, so only a role that may deploy to the
+        deployment's service and environment reads it; raises Forbidden, NotFound.
+        """
+        principal.require(Action.PROMOTE)
         with self._uow() as uow:
-            row = self._scoped_deployment(uow.session, principal, Action.READ, deployment_id)
+            row = self._scoped_deployment(uow.session, principal, Action.PROMOTE, deployment_id)
             return row.log
 
     @staticmethod
     def _scoped_deployment(
         session: Session, principal: Principal, action: Action, deployment_id: int
     ) -> DeploymentRow:
-        row = session.get(DeploymentRow, deployment_id)
-        if row is None:
-            raise NotFound(f"no deployment {deployment_id}")
+        row = queries.deployment(session, deployment_id)
         service = session.scalar(select(ServiceRow.name).where(ServiceRow.id == row.service_id))
         principal.require(action, service=service, environment=row.environment)
         return row

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from relgate import limits
 from relgate.errors import BadInput
 
-MAX_NAME = 200
-MAX_EMAIL = 320
-MAX_CO_AUTHORS = 50
+MAX_NAME = limits.AUTHOR
+MAX_EMAIL = limits.EMAIL
+MAX_CO_AUTHORS = limits.CO_AUTHORS
 
 # "Co-authored-by: Name <email>", as GitHub and git write it (case-insensitive key)
 _CO_AUTHOR = re.compile(

@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
-from relgate.errors import BadInput, Conflict
+from relgate.errors import BadInput, Conflict, TooLarge
 from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
 from relgate.store import queries
@@ -98,6 +99,16 @@ class ReleaseService:
         token's scope.
         """
         principal.require(Action.CREATE_RELEASE, service=service)
+        for name, value, limit in (
+            ("service", service, limits.SERVICE),
+            ("version", version, limits.VERSION),
+            ("artifact", artifact, limits.ARTIFACT),
+            ("commit", commit, limits.COMMIT),
+            ("changelog", changelog, limits.CHANGELOG),
+            ("author", author, limits.AUTHOR),
+            ("author_email", author_email, limits.EMAIL),
+        ):
+            limits.check_text(name, value, limit)
         from relgate.auth import identities
         from relgate.versioning.semver import Version
 
@@ -216,8 +227,14 @@ class ReleaseService:
         principal.require(Action.ADD_EVIDENCE, service=service, environment=environment)
         from relgate.promotion.reports import VulnerabilityReport, parse_report
 
+        limits.check_text("filename", filename, limits.EVIDENCE_FILENAME)
+        limits.check_text("kind", kind, limits.EVIDENCE_KIND)
+        limits.check_text("environment", environment, limits.ENVIRONMENT)
         if len(data) > MAX_EVIDENCE_BYTES:
-            raise BadInput(f"{filename}: larger than {MAX_EVIDENCE_BYTES // 2**20} MiB")
+            raise TooLarge(f"{filename}: larger than {MAX_EVIDENCE_BYTES // 2**20} MiB")
+        if data.lstrip()[:1] in (b"{", b"["):
+            # a parser would recurse into every level: refuse a hostile depth first
+            limits.check_json_depth(data, filename)
         report = parse_report(kind, data, filename)
         now = self._clock.now()
         with self._uow() as uow:

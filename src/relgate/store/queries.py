@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from relgate.errors import NotFound
+from relgate.limits import id_in_range
 from relgate.store.tables import (
     DeploymentRow,
     EnvironmentRow,
@@ -19,6 +20,14 @@ def service_by_name(session: Session, name: str) -> ServiceRow:
     row = session.scalar(select(ServiceRow).where(ServiceRow.name == name))
     if row is None:
         raise NotFound(f"no service {name!r}: apply its relgate.yaml first (`relgate apply`)")
+    return row
+
+
+def deployment(session: Session, deployment_id: int) -> DeploymentRow:
+    """Return deployment ``deployment_id``; NotFound also for an id no row can have."""
+    row = session.get(DeploymentRow, deployment_id) if id_in_range(deployment_id) else None
+    if row is None:
+        raise NotFound(f"no deployment {deployment_id}")
     return row
 
 

@@ -110,7 +110,7 @@ class PipelineRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     # the identity key of the applier's token, and who wrote the change (commit author)
     applied_by_identity: Mapped[str | None] = mapped_column(String(200))
-    author: Mapped[str | None] = mapped_column(String(400))
+    author: Mapped[str | None] = mapped_column(String(600))
     # the protection diff against the revision in force when it was applied
     changes: Mapped[dict[str, Any] | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(200))

@@ -47,7 +47,7 @@ def test_an_unknown_route_is_not_found_naming_the_request(relgate_server: Relgat
     with Client(url, admin) as client, pytest.raises(NotFound) as raised:
         client.get("/api/v1/no-such-thing")
 
-    assert raised.value.message == "GET /api/v1/no-such-thing: HTTP 404 (Not Found)"
+    assert raised.value.message == "GET /api/v1/no-such-thing: Not Found"
     assert raised.value.exit_code == 2
 
 

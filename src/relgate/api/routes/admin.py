@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.params import TokenNamePath
 from relgate.api.schemas import IdentityCreate, TokenCreate
 from relgate.auth.identities import IdentityInfo
 from relgate.auth.service import TokenInfo
@@ -58,7 +59,7 @@ def list_tokens(services: ServicesDep, me: PrincipalDep) -> list[TokenInfo]:
 
 
 @router.delete("/tokens/{name}", tags=["tokens"])
-def revoke_token(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
+def revoke_token(name: TokenNamePath, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
     """Revoke a token; 409 for the last admin token."""
     services.tokens.revoke(name, me)
     return {"revoked": name}
@@ -78,6 +79,6 @@ def list_identities(services: ServicesDep, me: PrincipalDep) -> list[IdentityInf
 
 
 @router.get("/identities/{name}", tags=["identities"])
-def show_identity(name: str, services: ServicesDep, me: PrincipalDep) -> IdentityInfo:
+def show_identity(name: TokenNamePath, services: ServicesDep, me: PrincipalDep) -> IdentityInfo:
     """One identity, found by its name, an email or an alias."""
     return services.identities.show(me, name)

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.params import (
+    DeploymentIdPath,
+    EnvironmentPath,
+    EnvironmentQuery,
+    RequiredEnvironmentQuery,
+    ServicePath,
+    ServiceQuery,
+    VersionPath,
+)
 from relgate.api.schemas import (
     CancelBody,
     Decision,
@@ -26,7 +36,15 @@ from relgate.releases.service import Evidence
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/pipelines", status_code=201, tags=["pipelines"])
+@router.post(
+    "/pipelines",
+    status_code=201,
+    tags=["pipelines"],
+    responses={
+        200: {"description": "Unchanged: the same text as the revision in force or pending."},
+        202: {"description": "Pending review: it weakens a protected environment."},
+    },
+)
 def apply_pipeline(
     body: PipelineApply, response: Response, services: ServicesDep, me: PrincipalDep
 ) -> ApplyResult:
@@ -46,7 +64,7 @@ def apply_pipeline(
 
 
 @router.get("/services/{service}/pipeline", tags=["pipelines"])
-def get_pipeline(service: str, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
+def get_pipeline(service: ServicePath, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
     """The revision in force, with the numbers of the revisions pending review."""
     return services.pipelines.pipeline(me, service)
 
@@ -74,7 +92,7 @@ def create_release(
 
 @router.get("/services/{service}/releases", tags=["releases"])
 def list_releases(
-    service: str,
+    service: ServicePath,
     services: ServicesDep,
     me: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -83,22 +101,24 @@ def list_releases(
 
 
 @router.get("/releases/{service}/{version}", tags=["releases"])
-def get_release(service: str, version: str, services: ServicesDep, me: PrincipalDep) -> Release:
+def get_release(
+    service: ServicePath, version: VersionPath, services: ServicesDep, me: PrincipalDep
+) -> Release:
     return services.releases.get(me, service, version)
 
 
 @router.post("/releases/{service}/{version}/evidence", status_code=201, tags=["evidence"])
 async def add_evidence(
-    service: str,
-    version: str,
+    service: ServicePath,
+    version: VersionPath,
     request: Request,
     services: ServicesDep,
     me: PrincipalDep,
-    kind: str,
-    filename: str = "report",
-    environment: str | None = None,
+    kind: Annotated[str, Query(max_length=limits.EVIDENCE_KIND)],
+    filename: Annotated[str, Query(max_length=limits.EVIDENCE_FILENAME)] = "report",
+    environment: EnvironmentQuery = None,
 ) -> Evidence:
-    """Attach a report (the raw file as the request body)."""
+    """Attach a report (the raw file as the request body, at most 50 MiB)."""
     data = await request.body()
     from starlette.concurrency import run_in_threadpool
 
@@ -116,14 +136,18 @@ async def add_evidence(
 
 @router.get("/releases/{service}/{version}/evidence", tags=["evidence"])
 def list_evidence(
-    service: str, version: str, services: ServicesDep, me: PrincipalDep
+    service: ServicePath, version: VersionPath, services: ServicesDep, me: PrincipalDep
 ) -> list[Evidence]:
     return services.releases.list_evidence(me, service, version)
 
 
 @router.get("/releases/{service}/{version}/gates", tags=["gates"])
 def check_gates(
-    service: str, version: str, environment: str, services: ServicesDep, me: PrincipalDep
+    service: ServicePath,
+    version: VersionPath,
+    environment: RequiredEnvironmentQuery,
+    services: ServicesDep,
+    me: PrincipalDep,
 ) -> GateCheck:
     """Evaluate every gate of ``environment`` for the release, without promoting it."""
     return services.promotion.check_gates(me, service, version, environment)
@@ -138,20 +162,28 @@ def promote(body: DeploymentCreate, services: ServicesDep, me: PrincipalDep) -> 
 
 
 @router.get("/deployments/{deployment_id}", tags=["deployments"])
-def get_deployment(deployment_id: int, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
+def get_deployment(
+    deployment_id: DeploymentIdPath, services: ServicesDep, me: PrincipalDep
+) -> DeploymentView:
     return services.promotion.deployment(me, deployment_id)
 
 
-@router.get("/deployments/{deployment_id}/log", tags=["deployments"])
+@router.get(
+    "/deployments/{deployment_id}/log",
+    tags=["deployments"],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def deployment_log(
-    deployment_id: int, services: ServicesDep, me: PrincipalDep
+    deployment_id: DeploymentIdPath, services: ServicesDep, me: PrincipalDep
 ) -> PlainTextResponse:
+    """What the deploy and verify commands printed; for roles that may deploy there."""
     return PlainTextResponse(services.promotion.deployment_log(me, deployment_id))
 
 
 @router.post("/deployments/{deployment_id}/cancel", tags=["deployments"])
 def cancel(
-    deployment_id: int, body: CancelBody, services: ServicesDep, me: PrincipalDep
+    deployment_id: DeploymentIdPath, body: CancelBody, services: ServicesDep, me: PrincipalDep
 ) -> DeploymentView:
     return services.promotion.cancel(me, deployment_id, body.reason)
 
@@ -179,14 +211,14 @@ def rollback(body: RollbackCreate, services: ServicesDep, me: PrincipalDep) -> D
 
 @router.post("/services/{service}/environments/{environment}/unpin", tags=["deployments"])
 def unpin(
-    service: str, environment: str, services: ServicesDep, me: PrincipalDep
+    service: ServicePath, environment: EnvironmentPath, services: ServicesDep, me: PrincipalDep
 ) -> dict[str, str]:
     services.promotion.unpin(me, service, environment)
     return {"service": service, "environment": environment, "pinned": ""}
 
 
 @router.get("/status", tags=["status"], response_model=list[EnvironmentStatus])
-def status(services: ServicesDep, me: PrincipalDep, service: str | None = None) -> Response:
+def status(services: ServicesDep, me: PrincipalDep, service: ServiceQuery = None) -> Response:
     """Every environment of every (or one) service: current, stable, pinned, last deployment."""
     # thousands of rows of plain values: serialised once per change of state
     return Response(services.promotion.status_json(me, service), media_type="application/json")
@@ -194,10 +226,10 @@ def status(services: ServicesDep, me: PrincipalDep, service: str | None = None) 
 
 @router.get("/services/{service}/history", tags=["status"])
 def history(
-    service: str,
+    service: ServicePath,
     services: ServicesDep,
     me: PrincipalDep,
-    environment: str | None = None,
+    environment: EnvironmentQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[DeploymentView]:
     return services.promotion.history(me, service, environment, limit)

@@ -13,23 +13,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.params import EnvironmentPath, EnvironmentQuery, FlagKeyPath, SegmentPath
 from relgate.flags.service import UNSET
 from relgate.flags.views import FlagView, ImportSummary, SegmentView
 
 router = APIRouter(prefix="/api/v1")
 
 JsonList = Annotated[list[Any], Body()]
+Tag = Annotated[str, Field(max_length=limits.FLAG_TAG)]
 
 
 class FlagCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str
-    type: str = "release"
-    description: str = ""
-    owner: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    key: str = Field(max_length=limits.FLAG_KEY)
+    type: str = Field(default="release", max_length=limits.FLAG_TYPE)
+    description: str = Field(default="", max_length=limits.FLAG_DESCRIPTION)
+    owner: str | None = Field(default=None, max_length=limits.FLAG_OWNER)
+    tags: list[Tag] = Field(default_factory=list)
     # left out: the type's default expiry; null: never expires
     expires_at: datetime | date | None = None
     impression_data: bool = False
@@ -38,10 +41,10 @@ class FlagCreate(BaseModel):
 class FlagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: str | None = None
-    description: str | None = None
-    owner: str | None = None
-    tags: list[str] | None = None
+    type: str | None = Field(default=None, max_length=limits.FLAG_TYPE)
+    description: str | None = Field(default=None, max_length=limits.FLAG_DESCRIPTION)
+    owner: str | None = Field(default=None, max_length=limits.FLAG_OWNER)
+    tags: list[Tag] | None = None
     expires_at: datetime | date | None = None
     impression_data: bool | None = None
 
@@ -49,29 +52,29 @@ class FlagUpdate(BaseModel):
 class KillBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = ""
+    reason: str = Field(default="", max_length=limits.REASON)
 
 
 class RolloutBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    percentage: int
-    stickiness: str | None = None
+    percentage: int = Field(ge=0, le=100)
+    stickiness: str | None = Field(default=None, max_length=limits.PROPERTY_NAME)
     constraints: list[Any] | None = None
 
 
 class SegmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    description: str = ""
+    name: str = Field(max_length=limits.SEGMENT_NAME)
+    description: str = Field(default="", max_length=limits.FLAG_DESCRIPTION)
     constraints: list[Any] = Field(default_factory=list)
 
 
 class SegmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=limits.FLAG_DESCRIPTION)
     constraints: list[Any] | None = None
 
 
@@ -114,12 +117,14 @@ def create_flag(body: FlagCreate, services: ServicesDep, me: PrincipalDep) -> Fl
 
 
 @router.get("/flags/{key}", tags=["flags"])
-def get_flag(key: str, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def get_flag(key: FlagKeyPath, services: ServicesDep, me: PrincipalDep) -> FlagView:
     return services.flags.get_flag(me, key)
 
 
 @router.patch("/flags/{key}", tags=["flags"])
-def update_flag(key: str, body: FlagUpdate, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def update_flag(
+    key: FlagKeyPath, body: FlagUpdate, services: ServicesDep, me: PrincipalDep
+) -> FlagView:
     """Change the metadata fields that are present in the body (null clears owner/expiry)."""
     given = body.model_fields_set
     return services.flags.update(
@@ -135,42 +140,52 @@ def update_flag(key: str, body: FlagUpdate, services: ServicesDep, me: Principal
 
 
 @router.post("/flags/{key}/archive", tags=["flags"])
-def archive_flag(key: str, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def archive_flag(key: FlagKeyPath, services: ServicesDep, me: PrincipalDep) -> FlagView:
     return services.flags.archive(me, key)
 
 
 @router.post("/flags/{key}/revive", tags=["flags"])
-def revive_flag(key: str, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def revive_flag(key: FlagKeyPath, services: ServicesDep, me: PrincipalDep) -> FlagView:
     return services.flags.revive(me, key)
 
 
 @router.post("/flags/{key}/kill", tags=["flags"])
 def kill_flag(
-    key: str, services: ServicesDep, me: PrincipalDep, body: KillBody | None = None
+    key: FlagKeyPath, services: ServicesDep, me: PrincipalDep, body: KillBody | None = None
 ) -> FlagView:
     """Turn the flag off in every environment at once."""
     return services.flags.kill(me, key, reason=body.reason if body else "")
 
 
 @router.put("/flags/{key}/dependencies", tags=["flags"])
-def set_dependencies(key: str, body: JsonList, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def set_dependencies(
+    key: FlagKeyPath, body: JsonList, services: ServicesDep, me: PrincipalDep
+) -> FlagView:
     """Body: ``[{"feature": "parent", "enabled": true, "variants": ["blue"]}]``."""
     return services.flags.set_dependencies(me, key, body)
 
 
 @router.post("/flags/{key}/environments/{environment}/enable", tags=["flags"])
-def enable_flag(key: str, environment: str, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def enable_flag(
+    key: FlagKeyPath, environment: EnvironmentPath, services: ServicesDep, me: PrincipalDep
+) -> FlagView:
     return services.flags.enable(me, key, environment)
 
 
 @router.post("/flags/{key}/environments/{environment}/disable", tags=["flags"])
-def disable_flag(key: str, environment: str, services: ServicesDep, me: PrincipalDep) -> FlagView:
+def disable_flag(
+    key: FlagKeyPath, environment: EnvironmentPath, services: ServicesDep, me: PrincipalDep
+) -> FlagView:
     return services.flags.disable(me, key, environment)
 
 
 @router.put("/flags/{key}/environments/{environment}/strategies", tags=["flags"])
 def set_strategies(
-    key: str, environment: str, body: JsonList, services: ServicesDep, me: PrincipalDep
+    key: FlagKeyPath,
+    environment: EnvironmentPath,
+    body: JsonList,
+    services: ServicesDep,
+    me: PrincipalDep,
 ) -> FlagView:
     """Body: the ordered list of Unleash strategy objects."""
     return services.flags.set_strategies(me, key, environment, body)
@@ -178,7 +193,11 @@ def set_strategies(
 
 @router.put("/flags/{key}/environments/{environment}/variants", tags=["flags"])
 def set_variants(
-    key: str, environment: str, body: JsonList, services: ServicesDep, me: PrincipalDep
+    key: FlagKeyPath,
+    environment: EnvironmentPath,
+    body: JsonList,
+    services: ServicesDep,
+    me: PrincipalDep,
 ) -> FlagView:
     """Body: the list of Unleash variant objects; weights are fixed to total 1000."""
     return services.flags.set_variants(me, key, environment, body)
@@ -186,7 +205,11 @@ def set_variants(
 
 @router.post("/flags/{key}/environments/{environment}/rollout", tags=["flags"])
 def rollout_flag(
-    key: str, environment: str, body: RolloutBody, services: ServicesDep, me: PrincipalDep
+    key: FlagKeyPath,
+    environment: EnvironmentPath,
+    body: RolloutBody,
+    services: ServicesDep,
+    me: PrincipalDep,
 ) -> FlagView:
     """Set the flag's gradual rollout percentage there, and turn it on."""
     return services.flags.rollout(
@@ -206,7 +229,9 @@ def rollout_flag(
 def export_flags(
     services: ServicesDep,
     me: PrincipalDep,
-    environment: Annotated[list[str] | None, Query()] = None,
+    environment: Annotated[
+        list[Annotated[str, Field(max_length=limits.ENVIRONMENT)]] | None, Query()
+    ] = None,
 ) -> dict[str, Any]:
     """The Unleash export document of every live flag (``?environment=`` repeatable)."""
     return services.flags.export_unleash(me, environment or [])
@@ -217,7 +242,7 @@ def import_flags(
     body: Annotated[dict[str, Any], Body()],
     services: ServicesDep,
     me: PrincipalDep,
-    environment: Annotated[str | None, Query()] = None,
+    environment: EnvironmentQuery = None,
 ) -> ImportSummary:
     """Import an Unleash export document or client features payload (all or nothing)."""
     return services.flags.import_unleash(me, body, environment=environment)
@@ -240,7 +265,7 @@ def create_segment(body: SegmentCreate, services: ServicesDep, me: PrincipalDep)
 
 @router.patch("/segments/{name}", tags=["flags"])
 def update_segment(
-    name: str, body: SegmentUpdate, services: ServicesDep, me: PrincipalDep
+    name: SegmentPath, body: SegmentUpdate, services: ServicesDep, me: PrincipalDep
 ) -> SegmentView:
     return services.flags.update_segment(
         me, name, description=body.description, constraints=body.constraints
@@ -248,6 +273,6 @@ def update_segment(
 
 
 @router.delete("/segments/{name}", status_code=204, tags=["flags"])
-def delete_segment(name: str, services: ServicesDep, me: PrincipalDep) -> Response:
+def delete_segment(name: SegmentPath, services: ServicesDep, me: PrincipalDep) -> Response:
     services.flags.delete_segment(me, name)
     return Response(status_code=204)

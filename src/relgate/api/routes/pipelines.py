@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.params import ServicePath, ServiceQuery
 from relgate.api.schemas import DeployerCreate, PipelineDecision
 from relgate.deploy.registered import RegisteredDeployer
 from relgate.errors import BadInput
@@ -14,12 +16,13 @@ from relgate.promotion.pipelines import PipelineRevision
 
 router = APIRouter(prefix="/api/v1")
 
-Revision = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Revision = Annotated[int, Path(ge=1, le=limits.MAX_ID, description="A pipeline revision.")]
+DeployerName = Annotated[str, Path(max_length=63, description="A registered deployer's name.")]
 
 
 @router.get("/pipelines/pending", tags=["pipelines"])
 def pending_revisions(
-    services: ServicesDep, me: PrincipalDep, service: str | None = None
+    services: ServicesDep, me: PrincipalDep, service: ServiceQuery = None
 ) -> list[PipelineRevision]:
     """Revisions that weaken a protected environment and wait for an approver."""
     return services.pipelines.pending(me, service)
@@ -27,7 +30,7 @@ def pending_revisions(
 
 @router.get("/services/{service}/pipeline/revisions/{revision}", tags=["pipelines"])
 def get_revision(
-    service: str, revision: Revision, services: ServicesDep, me: PrincipalDep
+    service: ServicePath, revision: Revision, services: ServicesDep, me: PrincipalDep
 ) -> PipelineRevision:
     """One stored revision with its status, review, protection diff and source."""
     return services.pipelines.revision(me, service, revision)
@@ -35,7 +38,7 @@ def get_revision(
 
 @router.post("/services/{service}/pipeline/revisions/{revision}/approve", tags=["pipelines"])
 def approve_revision(
-    service: str,
+    service: ServicePath,
     revision: Revision,
     body: PipelineDecision,
     services: ServicesDep,
@@ -47,7 +50,7 @@ def approve_revision(
 
 @router.post("/services/{service}/pipeline/revisions/{revision}/reject", tags=["pipelines"])
 def reject_revision(
-    service: str,
+    service: ServicePath,
     revision: Revision,
     body: PipelineDecision,
     services: ServicesDep,
@@ -78,13 +81,13 @@ def list_deployers(services: ServicesDep, me: PrincipalDep) -> list[dict[str, An
 
 
 @router.get("/deployers/{name}", tags=["deployers"])
-def show_deployer(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
+def show_deployer(name: DeployerName, services: ServicesDep, me: PrincipalDep) -> dict[str, Any]:
     """One registered deployer (admin), secret names only."""
     return services.deployers.show(me, name)
 
 
 @router.delete("/deployers/{name}", tags=["deployers"])
-def remove_deployer(name: str, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
+def remove_deployer(name: DeployerName, services: ServicesDep, me: PrincipalDep) -> dict[str, str]:
     """Remove a deployer registered through the API (admin)."""
     services.deployers.remove(me, name)
     return {"removed": name}

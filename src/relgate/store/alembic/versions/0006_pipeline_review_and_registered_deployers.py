@@ -36,7 +36,7 @@ def upgrade() -> None:
             sa.Column("status", sa.String(length=20), server_default="active", nullable=False)
         )
         batch_op.add_column(sa.Column("applied_by_identity", sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column("author", sa.String(length=400), nullable=True))
+        batch_op.add_column(sa.Column("author", sa.String(length=600), nullable=True))
         batch_op.add_column(sa.Column("changes", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("reviewed_by", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
