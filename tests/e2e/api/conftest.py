@@ -2,8 +2,9 @@
 
 ``api_server`` runs once per module on SQLite and on PostgreSQL; ``seeded`` gives
 it a service with a command-deployed pipeline (dev, then production behind an
-approval, with a registered deployer), two releases, a finished deployment in dev and a flag, and tokens
-named ``admin``, ``ci``, ``approver`` and ``client`` (for dev).
+approval, deployed by a registered deployer), two releases, a finished
+deployment in dev and a flag, and tokens named ``admin``, ``ci``, ``approver``
+and ``client`` (for dev).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ environments:
     gates:
       - type: verified_in
       - type: approval
-    deployer: {ref: shop-production}
+    deployer: {{ref: shop-production}}
 """
 
 
