@@ -37,6 +37,7 @@ class DeployerCreate(_Body):
     verify_command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
     verify_timeout_seconds: float = 60
     cwd: str | None = Field(default=None, max_length=limits.FILE_NAME)
+    run_as: str | None = Field(default=None, max_length=32)
     env: dict[str, str] = Field(default_factory=dict, max_length=limits.DEPLOYER_VARIABLES)
     env_allow: list[str] = Field(default_factory=list, max_length=limits.DEPLOYER_VARIABLES)
     secrets: dict[str, str] = Field(

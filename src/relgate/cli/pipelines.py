@@ -291,6 +291,14 @@ def deployers_add(
         str | None,
         typer.Option("--cwd", help="Working folder, relative to the server's.", show_default=False),
     ] = None,
+    run_as: Annotated[
+        str | None,
+        typer.Option(
+            "--run-as",
+            help="OS user the commands run as (the server runs as root).",
+            show_default=False,
+        ),
+    ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="NAME=VALUE set for the commands (repeat).")
     ] = None,
@@ -324,6 +332,7 @@ def deployers_add(
         "verify_command": verify_command,
         "verify_timeout_seconds": verify_timeout,
         "cwd": cwd,
+        "run_as": run_as,
         "env": _pairs(env or [], "--env"),
         "env_allow": env_allow or [],
         "secrets": _pairs(secret or [], "--secret"),
@@ -391,7 +400,8 @@ def deployers_show(
     if json_output:
         print_json(answer)
         return
-    for key in ("name", "type", "command", "timeout_seconds", "verify_command", "cwd", "source"):
+    shown_keys = ("name", "type", "command", "timeout_seconds", "verify_command", "cwd", "run_as")
+    for key in (*shown_keys, "source"):
         value = answer.get(key)
         shown = _command(value) if key.endswith("command") else ("-" if value is None else value)
         _out(escape(f"{key}: {shown}"))

@@ -22,6 +22,7 @@ from relgate.deploy.config import (
     DEPLOYER_NAME,
     ENV_NAME,
     RESERVED_ENV,
+    USER_NAME,
     CommandDeployerSpec,
     CommandVerifySpec,
 )
@@ -53,6 +54,9 @@ class RegisteredDeployer(BaseModel):
     cwd: str | None = Field(
         default=None, description="Working directory, relative to the server's working folder."
     )
+    run_as: str | None = Field(
+        default=None, description="Run the commands as this OS user (the server must run as root)."
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Plain variables to set.")
     env_allow: list[str] = Field(
         default_factory=list, description="Variables of the server's environment passed on."
@@ -70,6 +74,13 @@ class RegisteredDeployer(BaseModel):
                 "must be lowercase letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit"
             )
+        return value
+
+    @field_validator("run_as")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None and not USER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a user name")
         return value
 
     @field_validator("command", "verify_command")
@@ -135,6 +146,7 @@ class RegisteredDeployer(BaseModel):
             command=self.command,
             cwd=self.cwd,
             env=self.env,
+            run_as=self.run_as,
             timeout_seconds=self.timeout_seconds,
             env_allow=self.env_allow,
             secrets=self._secrets(environ),
@@ -149,6 +161,7 @@ class RegisteredDeployer(BaseModel):
             command=self.verify_command,
             cwd=self.cwd,
             env=self.env,
+            run_as=self.run_as,
             timeout_seconds=self.verify_timeout_seconds,
             env_allow=self.env_allow,
             secrets=self._secrets(environ),

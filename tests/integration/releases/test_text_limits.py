@@ -21,7 +21,7 @@ PIPELINE = "service: shop\nenvironments:\n  - name: dev\n"
 @pytest.fixture
 def services(database_url: str) -> Iterator[Services]:
     built = build(Settings(database_url=database_url))
-    built.promotion.apply(ADMIN, parse_pipeline(PIPELINE, "relgate.yaml"))
+    built.pipelines.apply(ADMIN, parse_pipeline(PIPELINE, "relgate.yaml"))
     yield built
     built.uow.engine.dispose()
 

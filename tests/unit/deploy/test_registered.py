@@ -33,6 +33,7 @@ def test_it_stands_for_a_command_spec_with_its_allow_list_and_secrets() -> None:
         secrets={"API_TOKEN": "s3cret"},
         secret_env={"DEPLOY_KEY": "RELGATE_DEMO_KEY"},
         verify_command=["./smoke.sh", "--quick"],
+        run_as="deploy",
     )
 
     spec = registered.deployer_spec({"RELGATE_DEMO_KEY": "from-the-server"})
@@ -48,6 +49,7 @@ def test_it_stands_for_a_command_spec_with_its_allow_list_and_secrets() -> None:
     assert verify is not None
     assert (verify.command, verify.timeout_seconds) == (["./smoke.sh", "--quick"], 60)
     assert verify.secrets == spec.secrets
+    assert (spec.run_as, verify.run_as) == ("deploy", "deploy")
 
 
 def test_without_a_verify_command_it_has_no_verifier() -> None:
@@ -82,6 +84,7 @@ def test_a_secret_from_an_unset_server_variable_is_a_clear_error() -> None:
             "TOKEN is given both as a secret and as a secret_env",
         ),
         ({"type": "gitops"}, "Input should be 'command'"),
+        ({"run_as": "root; rm -rf /"}, "is not a user name"),
     ],
 )
 def test_an_invalid_definition_is_refused_naming_what_is_wrong(
