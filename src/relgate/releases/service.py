@@ -14,7 +14,7 @@ from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
-from relgate.errors import BadInput, Conflict, TooLarge
+from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
 from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
 from relgate.store import queries
@@ -221,10 +221,19 @@ class ReleaseService:
 
         Raises InvalidReport (BadInput) naming the file for a malformed report,
         BadInput when a vulnerability report names no image digest or
-        another image than the release's digest, NotFound for an unknown release or environment. A
-        refused report is not stored.
+        another image than the release's digest, NotFound for an unknown release
+        or environment, Forbidden outside the token's scope. A refused report is
+        not stored.
         """
         principal.require(Action.ADD_EVIDENCE, service=service, environment=environment)
+        if environment is None and principal.environments is not None:
+            # release-wide evidence counts in the gates of every environment: a token
+            # scoped to dev must not make production's tests or scan gates pass
+            raise Forbidden(
+                f"evidence without an environment counts in every environment's gates; "
+                f"token {principal.name!r} is scoped to {principal.scope_text()}: attach it "
+                f"for one of those environments (--env)"
+            )
         from relgate.promotion.reports import VulnerabilityReport, parse_report
 
         limits.check_text("filename", filename, limits.EVIDENCE_FILENAME)

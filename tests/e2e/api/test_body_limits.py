@@ -113,7 +113,8 @@ def test_an_admin_json_body_over_1_mib_is_refused_with_413_naming_the_limit(
 def test_a_metrics_body_within_its_limit_but_over_the_default_is_accepted(
     seeded: Seeded,
 ) -> None:
-    toggles = {f"flag-{i}": {"yes": 1, "no": 0} for i in range(40_000)}
+    # 10 000 flags (the most one bucket takes) with long names: over 1 MiB
+    toggles = {f"flag-{i:05d}-{'x' * 100}": {"yes": 1, "no": 0} for i in range(10_000)}
     body = {
         "appName": "shop",
         "instanceId": "one",

@@ -69,9 +69,21 @@ def test_a_dev_token_cannot_attach_production_evidence(
             data=report,
             environment="production",
         )
-    services.releases.add_evidence(
-        ci_dev, service="shop", version="1.0.0", kind="coverage", filename="c.json", data=report
+    # evidence of the whole release would count in production's gates too
+    with pytest.raises(Forbidden, match="counts in every environment's gates"):
+        services.releases.add_evidence(
+            ci_dev, service="shop", version="1.0.0", kind="coverage", filename="c.json", data=report
+        )
+    evidence = services.releases.add_evidence(
+        ci_dev,
+        service="shop",
+        version="1.0.0",
+        kind="coverage",
+        filename="c.json",
+        data=report,
+        environment="dev",
     )
+    assert evidence.environment == "dev"
 
 
 def test_a_service_token_touches_only_its_service(
