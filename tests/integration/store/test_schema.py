@@ -110,7 +110,7 @@ def test_the_upgrade_to_0004_copies_release_versions_onto_environments_and_deplo
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
+def test_the_upgrade_to_0007_keeps_every_stored_revision_in_force_in_its_turn(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from datetime import UTC, datetime
@@ -126,7 +126,7 @@ def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
         from alembic.script import ScriptDirectory
 
         with engine.begin() as conn:
-            before = ScriptDirectory.from_config(db._alembic_config(conn)).get_revision("0006")
+            before = ScriptDirectory.from_config(db._alembic_config(conn)).get_revision("0007")
         db.upgrade(engine, str(before.down_revision))
         now = datetime.now(UTC)
         with engine.begin() as conn:
@@ -142,7 +142,7 @@ def test_the_upgrade_to_0006_keeps_every_stored_revision_in_force_in_its_turn(
                     ),
                     {"r": revision, "n": now},
                 )
-        db.upgrade(engine, "0006")
+        db.upgrade(engine, "0007")
         with engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT revision, status, reviewed_by FROM pipelines ORDER BY revision")

@@ -1,7 +1,7 @@
 """pipeline revisions under review, and deployers registered on the server
 
-Revision ID: 0006
-Revises: 0007 (written after 0004; chained after main's 0005 and 0007 when main was merged)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 23:50:00
 
 A revision that weakens a protected environment is stored like any other, with
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
