@@ -97,19 +97,9 @@ class _CommandSpec(BaseModel):
             }
         return value
 
-    @field_validator("env")
+    @field_validator("env", "secrets")
     @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if name in RESERVED_ENV:
-                raise ValueError(f"{name} is set by relgate from the deployment and cannot be set")
-        return value
-
-    @field_validator("secrets")
-    @classmethod
-    def _secret_names(cls, value: dict[str, str]) -> dict[str, str]:
+    def _variable_names(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not ENV_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid environment variable name")
