@@ -10,7 +10,8 @@ token and a flag whose production strategy has the REGEX constraint
 2. **hostile**: the same normal traffic while a second process sends, in a loop,
    a JSON body nested 100,000 levels deep to OFREP, an OFREP evaluation whose
    context value makes ``^(a+)+$`` backtrack exponentially in a backtracking
-   engine, a metrics post with 200,000 toggles, and a 64 MiB body without a token.
+   engine, a metrics post with 200,000 toggles, one with 10,000 (the most a bucket
+   may hold: accepted), and a 64 MiB body without a token.
 
 It prints p50 / p99 / max latency of the normal traffic in both phases side by
 side and the p99 ratio against the target (less than 2x). Every loop is bounded
@@ -44,6 +45,7 @@ HOSTILE_MAX_REQUESTS = 5_000
 WARMUP_SECONDS = 5
 DEPTH = 100_000
 METRICS_TOGGLES = 200_000
+BOUNDED_TOGGLES = 10_000
 UNAUTHENTICATED_BYTES = 64 * 1024 * 1024
 
 PIPELINE = """\
@@ -135,7 +137,7 @@ def steady(url: str, path: str, token: str, rate: int, seconds: float, samples: 
 
 
 def hostile(url: str, client_token: str, seconds: float, counts: dict[str, int]) -> None:
-    """Send the four hostile requests in a loop for ``seconds`` (at most a bounded count)."""
+    """Send the five hostile requests in a loop for ``seconds`` (at most a bounded count)."""
     deep = '{"context": {"targetingKey": "u", "x": ' + "[" * DEPTH + "]" * DEPTH + "}}"
     redos = json.dumps({"context": {"targetingKey": "u", "email": "a" * 40 + "!"}})
     now_iso = "2026-12-01T00:00:00Z"
@@ -150,12 +152,25 @@ def hostile(url: str, client_token: str, seconds: float, counts: dict[str, int])
             },
         }
     )
+    # the most one bucket may hold: accepted, and stored off the request path
+    bounded = json.dumps(
+        {
+            "appName": "hostile",
+            "instanceId": "hostile-2",
+            "bucket": {
+                "start": now_iso,
+                "stop": now_iso,
+                "toggles": {f"f{i}": {"yes": 1, "no": 0} for i in range(BOUNDED_TOGGLES)},
+            },
+        }
+    )
     big = b"{" + b" " * (UNAUTHENTICATED_BYTES - 2) + b"}"
     json_headers = {"Authorization": client_token, "Content-Type": "application/json"}
     requests = [
         ("deep JSON", "/ofrep/v1/evaluate/flags/redos", deep.encode(), json_headers),
         ("ReDoS context", "/ofrep/v1/evaluate/flags/redos", redos.encode(), json_headers),
         ("200k-toggle metrics", "/api/client/metrics", metrics.encode(), json_headers),
+        ("10k-toggle metrics", "/api/client/metrics", bounded.encode(), json_headers),
         ("64 MiB without token", "/api/v1/pipelines", big, {"Content-Type": "application/json"}),
     ]
     deadline = time.monotonic() + seconds

@@ -15,16 +15,18 @@ not know are dropped when stored, never kept.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, NotRequired, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
 from relgate.clock import Clock
 from relgate.errors import BadInput
@@ -64,12 +66,17 @@ class ClientRegistration(_Payload):
     interval: int | None = Field(default=None, ge=0, le=MAX_INTERVAL_MS)
 
 
-class ToggleCounts(_Payload):
-    """How often one flag was evaluated in a bucket."""
+class ToggleCounts(TypedDict):
+    """How often one flag was evaluated in a bucket (absent counts are 0).
 
-    yes: Count = 0
-    no: Count = 0
-    variants: dict[Name, Count] = Field(default_factory=dict, max_length=MAX_VARIANTS)
+    A TypedDict, not a model: a bucket may hold 10,000 of them, and validating
+    dicts is about five times cheaper than building as many model objects, time
+    during which the interpreter serves no other request.
+    """
+
+    yes: NotRequired[Count]
+    no: NotRequired[Count]
+    variants: NotRequired[Annotated[dict[Name, Count], Field(max_length=MAX_VARIANTS)]]
 
 
 class MetricsBucket(_Payload):
@@ -171,6 +178,22 @@ class ClientMetricsService:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
+        # every flag key, with the (count, newest id) of the flags table it was read at:
+        # a bucket of 10,000 names is filtered in memory, not by 20 IN queries
+        self._keys: tuple[tuple[int, int], frozenset[str]] = ((-1, -1), frozenset())
+        self._keys_lock = threading.Lock()
+
+    def _known_keys(self, session: Session) -> frozenset[str]:
+        """Return every flag key (archived ones too); re-read only when a flag came or went."""
+        count, newest = session.execute(select(func.count(), func.max(FlagRow.id))).one()
+        version = (int(count), int(newest or 0))
+        with self._keys_lock:
+            if self._keys[0] == version:
+                return self._keys[1]
+        keys = frozenset(session.scalars(select(FlagRow.key)))
+        with self._keys_lock:
+            self._keys = (version, keys)
+        return keys
 
     def register(self, environment: str, registration: ClientRegistration) -> None:
         """Record (or refresh) an SDK instance in ``environment``. Raises ExternalError."""
@@ -207,11 +230,8 @@ class ClientMetricsService:
                 uow.commit()
                 return 0
             hour = _hour(bucket.start)
-            names = sorted(
-                key
-                for chunk in _chunks(sorted(bucket.toggles))
-                for key in session.scalars(select(FlagRow.key).where(FlagRow.key.in_(chunk)))
-            )
+            known = self._known_keys(session)
+            names = sorted(key for key in bucket.toggles if key in known)
             if not names:
                 uow.commit()
                 return 0
@@ -242,10 +262,10 @@ class ClientMetricsService:
                         last_seen_at=now,
                     )
                     session.add(row)
-                row.yes = (row.yes or 0) + counts.yes
-                row.no = (row.no or 0) + counts.no
+                row.yes = (row.yes or 0) + counts.get("yes", 0)
+                row.no = (row.no or 0) + counts.get("no", 0)
                 variants = dict(row.variants or {})
-                for variant, count in counts.variants.items():
+                for variant, count in counts.get("variants", {}).items():
                     variants[variant] = int(variants.get(variant, 0)) + count
                 row.variants = variants
                 row.last_seen_at = now

@@ -112,3 +112,18 @@ def test_parse_metrics_refuses_too_many_flags_before_validating_them() -> None:
         "the metrics body is not valid: bucket.toggles: 10001 flags, "
         "at most 10000 are taken in one bucket"
     )
+
+
+def test_counts_of_a_flag_created_after_a_bucket_are_stored_once_it_exists(
+    services: Services,
+) -> None:
+    # the known keys are kept between buckets; a new flag must not be taken for unknown
+    assert services.client_metrics.record("production", metrics(1, "checkout", "later")) == 1
+    services.flags.create(ADMIN, "later")
+
+    stored = services.client_metrics.record("production", metrics(2, "checkout", "later"))
+
+    usage = services.client_metrics.usage()
+    assert stored == 2
+    assert usage["later"]["production"].yes == 2
+    assert usage["checkout"]["production"].yes == 3
