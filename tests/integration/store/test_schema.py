@@ -5,28 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
-
-from tests.support.databases import PG_ADMIN_URL
-
-
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    name = f"relgate_empty_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from sqlalchemy import Engine, text
 
 
 def relgate(*args: str, cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
@@ -65,97 +46,79 @@ def test_a_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "unsupported database" in result.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_upgrade_to_0004_copies_release_versions_onto_environments_and_deployments(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    bare_engine: Engine,
 ) -> None:
     from datetime import UTC, datetime
 
     from relgate.store import db
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("empty_postgres")
-    engine = db.make_engine(url)
-    try:
-        db.upgrade(engine, "0003")
-        now = datetime.now(UTC)
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
-                {"n": now},
+    db.upgrade(bare_engine, "0003")
+    now = datetime.now(UTC)
+    with bare_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
+            {"n": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO releases (id, service_id, version, artifact, digest, created_by,"
+                " created_at) VALUES (7, 1, '1.2.3', 'a@sha256:x', 'sha256:x', 'ci', :n)"
+            ),
+            {"n": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO environments (id, service_id, name, position, active,"
+                " current_release_id, stable_release_id) VALUES (1, 1, 'prod', 0, true, 7, 7)"
             )
-            conn.execute(
-                text(
-                    "INSERT INTO releases (id, service_id, version, artifact, digest, created_by,"
-                    " created_at) VALUES (7, 1, '1.2.3', 'a@sha256:x', 'sha256:x', 'ci', :n)"
-                ),
-                {"n": now},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO environments (id, service_id, name, position, active,"
-                    " current_release_id, stable_release_id) VALUES (1, 1, 'prod', 0, true, 7, 7)"
-                )
-            )
-        db.upgrade(engine)
-        with engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT current_version, stable_version, pinned_version FROM environments")
-            ).one()
-        assert tuple(row) == ("1.2.3", "1.2.3", None)
-    finally:
-        engine.dispose()
+        )
+    db.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT current_version, stable_version, pinned_version FROM environments")
+        ).one()
+    assert tuple(row) == ("1.2.3", "1.2.3", None)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_upgrade_to_0007_keeps_every_stored_revision_in_force_in_its_turn(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    bare_engine: Engine,
 ) -> None:
     from datetime import UTC, datetime
 
+    from alembic.script import ScriptDirectory
+
     from relgate.store import db
 
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("empty_postgres")
-    engine = db.make_engine(url)
-    try:
-        from alembic.script import ScriptDirectory
-
-        with engine.begin() as conn:
-            before = ScriptDirectory.from_config(db._alembic_config(conn)).get_revision("0007")
-        db.upgrade(engine, str(before.down_revision))
-        now = datetime.now(UTC)
-        with engine.begin() as conn:
+    with bare_engine.begin() as conn:
+        before = ScriptDirectory.from_config(db._alembic_config(conn)).get_revision("0007")
+    db.upgrade(bare_engine, str(before.down_revision))
+    now = datetime.now(UTC)
+    with bare_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
+            {"n": now},
+        )
+        for revision in (1, 2):
             conn.execute(
-                text("INSERT INTO services (id, name, created_at) VALUES (1, 'mig', :n)"),
-                {"n": now},
+                text(
+                    "INSERT INTO pipelines (service_id, revision, spec, source, source_sha256,"
+                    " applied_by, applied_at) VALUES (1, :r, '{}', 'x', 'd', 'ci', :n)"
+                ),
+                {"r": revision, "n": now},
             )
-            for revision in (1, 2):
-                conn.execute(
-                    text(
-                        "INSERT INTO pipelines (service_id, revision, spec, source, source_sha256,"
-                        " applied_by, applied_at) VALUES (1, :r, '{}', 'x', 'd', 'ci', :n)"
-                    ),
-                    {"r": revision, "n": now},
-                )
-        db.upgrade(engine, "0007")
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT revision, status, reviewed_by FROM pipelines ORDER BY revision")
-            ).all()
-            deployers = conn.execute(text("SELECT count(*) FROM deployers")).scalar()
-        assert [tuple(row) for row in rows] == [(1, "active", None), (2, "active", None)]
-        assert deployers == 0
-        from alembic import command
+    db.upgrade(bare_engine, "0007")
+    with bare_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT revision, status, reviewed_by FROM pipelines ORDER BY revision")
+        ).all()
+        deployers = conn.execute(text("SELECT count(*) FROM deployers")).scalar()
+    assert [tuple(row) for row in rows] == [(1, "active", None), (2, "active", None)]
+    assert deployers == 0
+    from alembic import command
 
-        with engine.begin() as conn:  # and back
-            command.downgrade(db._alembic_config(conn), "-1")
-        with engine.connect() as conn:
-            columns = conn.execute(text("SELECT * FROM pipelines")).keys()
-        assert "status" not in columns
-    finally:
-        engine.dispose()
+    with bare_engine.begin() as conn:  # and back
+        command.downgrade(db._alembic_config(conn), "-1")
+    with bare_engine.connect() as conn:
+        columns = conn.execute(text("SELECT * FROM pipelines")).keys()
+    assert "status" not in columns
