@@ -24,6 +24,7 @@ from relgate.cli.options import client as _client
 from relgate.cli.options import say as _out
 from relgate.cli.options import segment as _seg
 from relgate.cli.options import when as _when
+from relgate.cli.output import cell, print_rows
 from relgate.promotion.kinds import EvidenceKind
 from relgate.promotion.model import FINAL_STATES
 
@@ -73,19 +74,6 @@ def _release(ref: str) -> tuple[str, str]:
     from relgate.releases.model import parse_release_ref
 
     return parse_release_ref(ref)
-
-
-def _show(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
-
-
-def _print_table(columns: list[str], rows: list[list[object]], *, empty: str) -> None:
-    from relgate.cli.output import escape, print_table, table
-
-    if not rows:
-        _out(escape(empty))
-        return
-    print_table(table(columns, [[escape(str(cell)) for cell in row] for row in rows]))
 
 
 def _print_gates(gates: list[dict[str, Any]]) -> None:
@@ -443,14 +431,14 @@ def release_list(
     if json_output:
         print_json(releases)
         return
-    _print_table(
+    print_rows(
         ["version", "artifact", "commit", "author", "created"],
         [
             [
                 r["version"],
                 r["artifact"],
-                _show((r.get("commit") or "")[:12]),
-                _show(r.get("author")),
+                cell((r.get("commit") or "")[:12]),
+                cell(r.get("author")),
                 _when(r.get("created_at")),
             ]
             for r in releases
@@ -494,7 +482,7 @@ def release_show(
         elif key == "created_at":
             value = _when(found.get(key))
         else:
-            value = _show(found.get(key))
+            value = cell(found.get(key))
         _out(escape(f"{label + ':':<12} {value}"))
     if found.get("changelog"):
         _out("")
@@ -504,13 +492,13 @@ def release_show(
 
 
 def _print_evidence(evidence: list[dict[str, Any]], *, empty: str) -> None:
-    _print_table(
+    print_rows(
         ["id", "kind", "environment", "file", "summary", "sha256", "by", "added"],
         [
             [
                 e["id"],
                 e["kind"],
-                _show(e.get("environment")),
+                cell(e.get("environment")),
                 e["filename"],
                 e["summary"],
                 e["sha256"][:12],
@@ -782,7 +770,7 @@ def rollback(
         if wait:
             deployment = _wait(client, deployment, timeout)
             done = (
-                f"rolled back {env} of {service} from {_show(deployment.get('previous_version'))} "
+                f"rolled back {env} of {service} from {cell(deployment.get('previous_version'))} "
                 f"to {deployment['version']}; {env} is pinned to it until "
                 f"`relgate unpin {service} {env}`"
             )
@@ -841,13 +829,13 @@ def deploy_show(
         ("environment", d["environment"]),
         ("kind", d["kind"]),
         ("state", d["state"]),
-        ("from", _show(d.get("previous_version"))),
+        ("from", cell(d.get("previous_version"))),
         ("artifact", d["artifact"]),
         ("requested", f"{_when(d.get('created_at'))} by {d['requested_by']}"),
-        ("reason", _show(d.get("reason"))),
+        ("reason", cell(d.get("reason"))),
         ("started", _when(d.get("started_at"))),
         ("finished", _when(d.get("finished_at"))),
-        ("outcome", _show(d.get("outcome"))),
+        ("outcome", cell(d.get("outcome"))),
     ):
         _out(escape(f"{label + ':':<12} {value}"))
     if d.get("gates"):
@@ -926,15 +914,15 @@ def status(
     if json_output:
         print_json(rows)
         return
-    _print_table(
+    print_rows(
         ["service", "environment", "current", "stable", "pinned", "last deployment"],
         [
             [
                 r["service"],
                 r["environment"],
-                _show(r.get("current")),
-                _show(r.get("stable")),
-                _show(r.get("pinned")),
+                cell(r.get("current")),
+                cell(r.get("stable")),
+                cell(r.get("pinned")),
                 f"#{r['last_deployment']} {r['last_version']} {r['last_state']}"
                 if r.get("last_deployment") is not None
                 else "-",
@@ -967,7 +955,7 @@ def history(
     if json_output:
         print_json(rows)
         return
-    _print_table(
+    print_rows(
         ["id", "when", "environment", "kind", "version", "from", "state", "who", "why / outcome"],
         [
             [
@@ -976,7 +964,7 @@ def history(
                 d["environment"],
                 d["kind"],
                 d["version"],
-                _show(d.get("previous_version")),
+                cell(d.get("previous_version")),
                 d["state"],
                 d["requested_by"],
                 " / ".join(part for part in (d.get("reason"), d.get("outcome")) if part) or "-",

@@ -96,3 +96,18 @@ def _piped_console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False, width=_PIPED_WIDTH)
+
+
+def cell(value: object) -> str:
+    """Show a value in a table or a field line: '-' for none or empty, lists comma-separated."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return "-" if value is None or value == "" else str(value)
+
+
+def print_rows(columns: list[str], rows: list[list[object]], *, empty: str) -> None:
+    """Print ``rows`` as a table under ``columns``, or the line ``empty`` when there are none."""
+    if not rows:
+        console().print(escape(empty))
+        return
+    print_table(table(columns, [[escape(str(value)) for value in row] for row in rows]))

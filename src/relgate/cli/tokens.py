@@ -18,6 +18,7 @@ from relgate.cli.options import client as _client
 from relgate.cli.options import say as _out
 from relgate.cli.options import segment as _seg
 from relgate.cli.options import when as _when
+from relgate.cli.output import cell, print_rows
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (admin).", no_args_is_help=True)
 identity_app = typer.Typer(
@@ -26,21 +27,6 @@ identity_app = typer.Typer(
 )
 app.add_typer(token_app, name="token")
 app.add_typer(identity_app, name="identity")
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return "-" if value is None or value == "" else str(value)
-
-
-def _print_table(columns: list[str], rows: list[list[object]], *, empty: str) -> None:
-    from relgate.cli.output import escape, print_table, table
-
-    if not rows:
-        _out(escape(empty))
-        return
-    print_table(table(columns, [[escape(str(cell)) for cell in row] for row in rows]))
 
 
 def _scope(services: list[str] | None, environments: list[str] | None) -> str:
@@ -160,13 +146,13 @@ def token_list(
     if json_output:
         print_json(tokens)
         return
-    _print_table(
+    print_rows(
         ["name", "role", "identity", "scope", "created", "by", "revoked"],
         [
             [
                 t["name"],
                 t["role"],
-                _show(t.get("identity")),
+                cell(t.get("identity")),
                 f"environment {t['environment']}"
                 if t.get("environment")
                 else _scope(t.get("services"), t.get("environments")),
@@ -239,8 +225,8 @@ def identity_add(
         return
     _out(
         escape(
-            f"identity {identity['key']}: emails {_show(identity['emails'])}; "
-            f"aliases {_show(identity['aliases'])}"
+            f"identity {identity['key']}: emails {cell(identity['emails'])}; "
+            f"aliases {cell(identity['aliases'])}"
         )
     )
 
@@ -257,10 +243,10 @@ def identity_list(
     if json_output:
         print_json(found)
         return
-    _print_table(
+    print_rows(
         ["identity", "kind", "emails", "aliases", "tokens"],
         [
-            [i["key"], i["kind"], _show(i["emails"]), _show(i["aliases"]), _show(i["tokens"])]
+            [i["key"], i["kind"], cell(i["emails"]), cell(i["aliases"]), cell(i["tokens"])]
             for i in found
         ],
         empty="no identities",
@@ -286,9 +272,9 @@ def identity_show(
         ("identity", identity["key"]),
         ("name", identity["name"]),
         ("kind", identity["kind"]),
-        ("emails", _show(identity["emails"])),
-        ("aliases", _show(identity["aliases"])),
-        ("tokens", _show(identity["tokens"])),
+        ("emails", cell(identity["emails"])),
+        ("aliases", cell(identity["aliases"])),
+        ("tokens", cell(identity["tokens"])),
         ("created", f"{_when(identity.get('created_at'))} by {identity.get('created_by')}"),
     ):
         _out(escape(f"{label}: {value}"))
