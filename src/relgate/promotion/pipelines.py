@@ -291,7 +291,8 @@ class PipelineService:
     ) -> PipelineRevision:
         """Approve (it takes effect) or reject a pending revision of ``service``.
 
-        Raises Forbidden for a token without the approver role, and, to approve,
+        Raises Forbidden for a token without the approver role or whose scope
+        leaves out an environment the revision or the one in force names, and, to approve,
         for the applier of the revision or the author of the change (compared
         as identities); Conflict when the revision is not pending (naming what
         it is) or names a deployer that is no longer registered; NotFound for
@@ -327,6 +328,15 @@ class PipelineService:
                     )
             spec = PipelineSpec.model_validate(row.spec)
             in_force = self._in_force(session, svc)
+            # a revision sets the rules of every environment it names and drops the others:
+            # an approver scoped to dev must not let production's protection go
+            touched = {env.name for env in spec.environments}
+            if in_force is not None:
+                touched |= {
+                    env.name for env in PipelineSpec.model_validate(in_force.spec).environments
+                }
+            for name in sorted(touched):
+                principal.require(Action.APPROVE, service=service, environment=name)
             row.reviewed_by = principal.name
             row.reviewed_at = now
             row.review_comment = comment

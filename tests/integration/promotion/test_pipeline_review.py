@@ -151,6 +151,22 @@ def test_the_applier_and_the_author_cannot_approve_but_another_approver_can(
     assert "pipeline.approved" in actions(services)
 
 
+def test_an_approver_scoped_to_staging_cannot_let_production_s_protection_go(
+    services: Services,
+) -> None:
+    apply(services, CI, pipeline("      - type: verified_in\n"))
+    staging_only = Principal("erin", Role.APPROVER, environments=frozenset({"staging"}))
+
+    with pytest.raises(Forbidden) as refused:
+        services.pipelines.decide(staging_only, "shop", 2, approve=True)
+
+    assert str(refused.value) == (
+        "token 'erin' is scoped to the environments staging, not 'production'"
+    )
+    assert services.pipelines.pipeline(CI, "shop")["revision"] == 1
+    assert [r.revision for r in services.pipelines.pending(ALICE)] == [2]
+
+
 def test_a_ci_token_cannot_approve_and_a_rejected_revision_never_takes_effect(
     services: Services,
 ) -> None:
