@@ -156,6 +156,9 @@ class PipelineService:
                     message=_pending_line(svc.name, same.revision, in_force.revision),
                 )
             before = PipelineSpec.model_validate(in_force.spec) if in_force is not None else None
+            for name in _environment_names(before) - _environment_names(applied.pipeline):
+                # dropping an environment changes its rules too
+                principal.require(Action.APPLY_PIPELINE, service=applied.service, environment=name)
             diff = compare_protection(before, applied.pipeline, now=now)
             status = (
                 RevisionStatus.PENDING
@@ -330,12 +333,8 @@ class PipelineService:
             in_force = self._in_force(session, svc)
             # a revision sets the rules of every environment it names and drops the others:
             # an approver scoped to dev must not let production's protection go
-            touched = {env.name for env in spec.environments}
-            if in_force is not None:
-                touched |= {
-                    env.name for env in PipelineSpec.model_validate(in_force.spec).environments
-                }
-            for name in sorted(touched):
+            before = PipelineSpec.model_validate(in_force.spec) if in_force else None
+            for name in sorted(_environment_names(spec) | _environment_names(before)):
                 principal.require(Action.APPROVE, service=service, environment=name)
             row.reviewed_by = principal.name
             row.reviewed_at = now
@@ -554,3 +553,8 @@ def _view(
         in_force=in_force,
         source=row.source if source else None,
     )
+
+
+def _environment_names(spec: PipelineSpec | None) -> set[str]:
+    """The names of the environments ``spec`` sets (none for no pipeline yet)."""
+    return {env.name for env in spec.environments} if spec is not None else set()

@@ -153,6 +153,18 @@ def test_a_dev_token_cannot_apply_a_pipeline_that_sets_production_rules(
         services.pipelines.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
 
 
+def test_a_dev_token_cannot_drop_production_from_the_pipeline(
+    services: Services, ci_dev: Principal
+) -> None:
+    from relgate.manifest.pipeline import parse_pipeline
+
+    source = "service: shop\nenvironments:\n  - name: dev\n    protected: true\n"
+    with pytest.raises(Forbidden, match=SCOPE):
+        services.pipelines.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
+    environments = services.pipelines.pipeline(ci_dev, "shop")["spec"]["environments"]
+    assert [env["name"] for env in environments] == ["dev", "production"]
+
+
 def test_a_dev_token_changes_flags_in_dev_only(
     services: Services, ci_dev: Principal, ci: Principal
 ) -> None:
