@@ -12,6 +12,7 @@ from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import AuditSinkSetting, Settings, SinkKind, server_environment
+from relgate.deploy.factory import DeployerRegistry, default_registry
 from relgate.errors import BadInput
 from relgate.flags.ingestion import MetricsIngestion
 from relgate.flags.metrics import ClientMetricsService
@@ -35,6 +36,7 @@ class Services:
     promotion: PromotionService
     pipelines: PipelineService
     deployers: DeployerService
+    registry: DeployerRegistry
     worker: Worker
     flags: FlagService
     identities: IdentityService
@@ -84,11 +86,13 @@ def build(
     releases = ReleaseService(uow, clock)
     promotion = PromotionService(uow, clock)
     releases.subscribe(promotion.auto_promote)
+    registry = default_registry()
     worker = Worker(
         uow,
         clock,
         promotion,
         deployers=deployers,
+        registry=registry,
         base_dir=base_dir or Path.cwd(),
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,
@@ -104,6 +108,7 @@ def build(
         promotion=promotion,
         pipelines=PipelineService(uow, clock, deployers),
         deployers=deployers,
+        registry=registry,
         worker=worker,
         flags=FlagService(uow, clock),
         identities=IdentityService(uow, clock),

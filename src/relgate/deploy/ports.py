@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 LogSink = Callable[[str], None]
@@ -31,6 +32,14 @@ class DeployRequest:
     """What runs in the environment now; None on the first deployment."""
     reason: str
     """``promote``, ``rollback``, ``auto-promote`` or ``auto-rollback``."""
+    fence: str = ""
+    """Fencing token: ``<deployment id>.<attempt>``. A deployer that writes somewhere
+    that can check it (a git branch, a Kubernetes object) records it and refuses to
+    overwrite a newer attempt's write; empty in requests made outside a job."""
+    workdir: Path | None = None
+    """A working folder of this deployment's own (created before, removed after)."""
+    previous_version: str | None = None
+    """The version running in the environment now; None on the first deployment."""
 
 
 @dataclass(frozen=True)
@@ -68,3 +77,13 @@ class Verifier(Protocol):
         ``cancel`` is set the step stops and returns ``StepOutcome(False, "cancelled")``.
         """
         ...
+
+
+class StableTagger(Protocol):
+    """Moves an environment's stable tag in the artifact registry (the rollback anchor).
+
+    Called after a deployment verified healthy, with the tag the environment
+    names; never raises for a registry that refuses: returns the outcome.
+    """
+
+    def move_stable(self, request: DeployRequest, tag: str, log: LogSink) -> StepOutcome: ...

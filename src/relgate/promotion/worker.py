@@ -29,8 +29,8 @@ from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role
 from relgate.clock import Clock
 from relgate.deploy.config import CommandVerifySpec, DeployerRef, DeployerSpec, VerifySpec
-from relgate.deploy.factory import build_deployer, build_verifier
-from relgate.deploy.ports import DeployRequest, StepOutcome
+from relgate.deploy.factory import BuildContext, DeployerRegistry, default_registry
+from relgate.deploy.ports import DeployRequest, StableTagger, StepOutcome
 from relgate.errors import Conflict, Forbidden, NotFound, RelgateError
 from relgate.promotion.deployers import DeployerService
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
@@ -56,6 +56,8 @@ class Worker:
         promotion: PromotionService,
         *,
         deployers: DeployerService | None = None,
+        registry: DeployerRegistry | None = None,
+        tagger: StableTagger | None = None,
         base_dir: Path,
         threads: int = 2,
         lease_seconds: float = 30.0,
@@ -65,6 +67,8 @@ class Worker:
         self._clock = clock
         self._promotion = promotion
         self._deployers = deployers
+        self._registry = registry or default_registry()
+        self._tagger = tagger
         self._base_dir = base_dir
         self._threads_wanted = max(1, threads)
         self._lease = lease_seconds
@@ -126,6 +130,7 @@ class Worker:
             job.state = "running"
             job.claimed_by = self.worker_id
             job.heartbeat_at = now
+            job.attempt = (job.attempt or 0) + 1
             uow.commit()
             return job.id
 
@@ -144,10 +149,11 @@ class Worker:
             job = uow.session.get(JobRow, job_id)
             assert job is not None
             deployment_id = job.deployment_id
+            attempt = job.attempt or 0
         if deployment_id is None:
             self._finish_job(job_id, "done")
             return
-        prepared = self._start_deployment(deployment_id)
+        prepared = self._start_deployment(deployment_id, fence=f"{deployment_id}.{attempt}")
         if prepared is None:
             self._finish_job(job_id, "done")
             return
@@ -165,7 +171,7 @@ class Worker:
         self._finish_job(job_id, "done")
 
     def _start_deployment(
-        self, deployment_id: int
+        self, deployment_id: int, *, fence: str = ""
     ) -> tuple[DeployRequest, dict[str, object]] | None:
         now = self._clock.now()
         with self._uow() as uow:
@@ -207,6 +213,8 @@ class Worker:
                 artifact=release.artifact,
                 previous_artifact=previous.artifact if previous else None,
                 reason=row.kind,
+                fence=fence,
+                previous_version=previous.version if previous else None,
             )
             return request, env_spec.model_dump() if env_spec else {}
 
@@ -226,7 +234,7 @@ class Worker:
             heartbeat.line("no deployer configured: the deployment is recorded only")
             deploy = StepOutcome(True, "recorded (no deployer configured)")
         else:
-            deployer = build_deployer(deployer_spec, base_dir=self._base_dir)
+            deployer = self._registry.deployer(deployer_spec, self._context())
             if env_spec is not None and isinstance(env_spec.deployer, DeployerRef):
                 heartbeat.line(f"deployer: the registered deployer {env_spec.deployer.ref!r}")
             heartbeat.line(f"deploying {request.artifact} to {request.environment}")
@@ -251,12 +259,34 @@ class Worker:
                     after={"state": DeploymentState.VERIFYING.value},
                 )
                 uow.commit()
-        verifier = build_verifier(verify_spec, base_dir=self._base_dir)
+        verifier = self._registry.verifier(verify_spec, self._context())
         if verifier is None:
-            return StepOutcome(True, f"{deploy.reason}; no verification configured")
-        heartbeat.line("verifying")
-        verified = verifier.verify(request, heartbeat.line)
+            verified = StepOutcome(True, f"{deploy.reason}; no verification configured")
+        else:
+            heartbeat.line("verifying")
+            verified = verifier.verify(request, heartbeat.line)
+        if verified.succeeded:
+            self._move_stable_tag(request, env_spec, heartbeat)
         return verified
+
+    def _context(self) -> BuildContext:
+        environ = self._deployers.environ if self._deployers is not None else {}
+        return BuildContext(base_dir=self._base_dir, environ=environ)
+
+    def _move_stable_tag(
+        self, request: DeployRequest, env_spec: EnvironmentSpec | None, heartbeat: _Heartbeat
+    ) -> None:
+        """Move the environment's stable tag in the registry, when it names one.
+
+        The deployment has verified healthy: a registry that refuses the tag is
+        logged, not a failure of the deployment (the release runs and is relgate's
+        stable anchor either way).
+        """
+        tag = getattr(env_spec, "stable_tag", None) if env_spec is not None else None
+        if self._tagger is None or not tag:
+            return
+        moved_tag = self._tagger.move_stable(request, str(tag), heartbeat.line)
+        heartbeat.line(moved_tag.reason)
 
     def _resolve(
         self, env_spec: EnvironmentSpec | None

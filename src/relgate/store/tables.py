@@ -255,6 +255,25 @@ class JobRow(Base):
     heartbeat_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # incremented at every claim: deployment id + attempt is the fencing token a
+    # deployer gets, so a late write from an earlier (presumed dead) attempt is refused
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class OutboxRow(Base):
+    """A domain event (relgate.notify.events), stored with the change that caused it."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_type", "type", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(300))
+    service: Mapped[str | None] = mapped_column(String(100))
+    environment: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
 
 
 class AuditRow(Base):

@@ -1,0 +1,1 @@
+"""Notifications: domain events written to an outbox with the change, delivered by workers."""
