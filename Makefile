@@ -32,10 +32,13 @@ test: lint
 	        code=$$?; echo "make test: the $$tier tier FAILED (pytest exit $$code)" >&2; exit $$code; }; \
 	done
 
-## bench: the benchmarks against peer tools; figures go to bench/RESULTS.md by hand
+## bench: the benchmarks against peer tools; figures go to bench/RESULTS.md by hand.
+## The control plane is measured at BENCH_BASELINE (before the deployment model of issue 8)
+## and at the working tree, in the same run.
+BENCH_BASELINE ?= 74289a5
 bench: $(STAMP)
 	$(PYTHON) bench/versioning.py
-	$(PYTHON) bench/control_plane.py
+	$(PYTHON) bench/control_plane.py --baseline $(BENCH_BASELINE)
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py
 

@@ -12,7 +12,13 @@ keep-alive client and sequential requests:
   first action of the deployer, a command that writes `date +%s.%N` to a file;
   and the POST's own latency.
 
-Run: .venv/bin/python bench/control_plane.py [--backend sqlite|postgres|both]
+Run: .venv/bin/python bench/control_plane.py [--backend sqlite|postgres|both] [--baseline REV]
+
+With ``--baseline REV`` the same measures run first on relgate as it was at the
+git revision REV (its ``src/`` exported to bench/.work and put first on
+PYTHONPATH, so the server and the in-process calls are that revision's code),
+then on the working tree, in the same run, and the promotion overhead is shown
+before and after side by side.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import json
 import os
 import random
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -593,6 +601,9 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> BackendResu
         raise BenchError(f"{backend}: rows in the store {counted} differ from those built")
     progress(f"{backend}: filled in {fill_seconds:.1f} s: {counted}")
     result = BackendResult(backend, fill_seconds, counted)
+    import relgate
+
+    result.notes.append(f"relgate code from {Path(relgate.__file__).resolve().parent}")
     # 160k row dicts would make every garbage collection of this process slow,
     # and the in-process timings below run here
     del fill
@@ -764,6 +775,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the SQLite file / PostgreSQL database"
     )
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure relgate at this git revision, in the same run, before the working tree",
+    )
+    parser.add_argument("--json-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--pg-url",
         default=PG_ADMIN_URL,
         help="PostgreSQL database to connect to for CREATE/DROP DATABASE (%(default)s)",
@@ -776,12 +793,97 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def baseline_tree(revision: str) -> Path:
+    """Export ``src/`` of ``revision`` under bench/.work; return the folder to put on PYTHONPATH."""
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        raise BenchError(f"--baseline {revision}: not a commit of this repository")
+    commit = found.stdout.strip()
+    tree = WORK / f"baseline-{commit[:12]}"
+    if not (tree / "src" / "relgate").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree / "src"
+
+
+def run_baseline(revision: str, backend: str, args: argparse.Namespace) -> BackendResult:
+    """Run this script on ``backend`` with relgate's code of ``revision``; return its figures."""
+    src = baseline_tree(revision)
+    out = WORK / f"baseline-{backend}-{uuid.uuid4().hex[:6]}.json"
+    passed = [
+        f"--services={args.services}",
+        f"--envs={args.envs}",
+        f"--releases={args.releases}",
+        f"--samples={args.samples}",
+        f"--promotions={args.promotions}",
+        f"--pg-url={args.pg_url}",
+        *(["--keep"] if args.keep else []),
+    ]
+    command = [sys.executable, __file__, *passed, "--backend", backend, "--json-out", str(out)]
+    progress(f"{backend}: the baseline {revision} in a process of its own")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+    done = subprocess.run(command, check=False, env=env)
+    if done.returncode != 0 or not out.exists():
+        raise BenchError(f"the baseline run ({revision}, {backend}) failed: exit {done.returncode}")
+    data = json.loads(out.read_text())
+    out.unlink()
+    result = BackendResult(
+        f"{backend} @ {revision}", data["fill_seconds"], data["rows"], notes=data["notes"]
+    )
+    result.metrics = [Metric(m["name"], m["samples_ms"], m["target_ms"]) for m in data["metrics"]]
+    return result
+
+
+def write_json(path: Path, result: BackendResult) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "fill_seconds": result.fill_seconds,
+                "rows": result.rows,
+                "notes": result.notes,
+                "metrics": [
+                    {"name": m.name, "samples_ms": m.samples_ms, "target_ms": m.target_ms}
+                    for m in result.metrics
+                ],
+            }
+        )
+    )
+
+
+def print_before_after(pairs: Sequence[tuple[BackendResult, BackendResult]]) -> None:
+    print()
+    print("Promotion overhead before and after, measured in this run:")
+    print("| backend | code | p50 ms | p95 ms | target | verdict |")
+    print("| --- | --- | ---: | ---: | --- | --- |")
+    for before, after in pairs:
+        for result, label in ((before, before.backend), (after, f"{after.backend} @ working tree")):
+            metric = next(m for m in result.metrics if m.name.startswith("promotion overhead"))
+            print(
+                f"| {after.backend} | {label.split(' @ ')[-1]} | {metric.percentile(50):.1f} | "
+                f"{metric.percentile(95):.1f} | p95 < {PROMOTION_P95_TARGET_MS:.0f} ms | "
+                f"{metric.verdict()} |"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results: list[BackendResult] = []
+    pairs: list[tuple[BackendResult, BackendResult]] = []
     try:
         for backend in backends:
+            before = run_baseline(args.baseline, backend, args) if args.baseline else None
+            if before is not None:
+                results.append(before)
+                print_table(before)
             store = (
                 sqlite_store(args.keep)
                 if backend == "sqlite"
@@ -789,8 +891,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             with store as url:
                 result = run_backend(backend, url, args)
+            if args.json_out is not None:
+                write_json(args.json_out, result)
+                return 0
             results.append(result)
             print_table(result)
+            if before is not None:
+                pairs.append((before, result))
     except (BenchError, RelgateError) as exc:
         print(f"control_plane: {exc}", file=sys.stderr)
         return 2
@@ -800,6 +907,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"control_plane: the server's log is under {WORK}", file=sys.stderr)
         return 2
     print_markdown(results)
+    if pairs:
+        print_before_after(pairs)
     return 0
 
 
