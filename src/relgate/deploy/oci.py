@@ -212,7 +212,7 @@ class RegistryClient:
             ) from None
         except httpx.HTTPError as exc:
             raise ExternalError(f"{where}: cannot reach {self.config.url}: {exc}") from None
-        raise ExternalError(f"{where}: the registry refused the credentials (401)")
+        raise AssertionError("unreachable: the second attempt returns")
 
     def _preemptive(self, scope: str) -> str | None:
         credentials = self.config.credentials(self._environ)
@@ -277,6 +277,11 @@ class RegistryClient:
     def _expect(response: httpx.Response, where: str, *statuses: int) -> None:
         if response.status_code in statuses:
             return
+        if response.status_code == 401:
+            raise ExternalError(
+                f"{where}: the registry refused the credentials (401); check the variables "
+                "its auth names in the server's registries file"
+            )
         if response.status_code == 403:
             raise ExternalError(f"{where}: the registry denied access (403)")
         raise ExternalError(f"{where}: the registry answered {response.status_code}")
