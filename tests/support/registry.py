@@ -8,14 +8,18 @@ install. Each :func:`running_registry` has its own storage folder and port.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +68,18 @@ class RegistryServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     auth: tuple[str, str] | None = None
+    tokens: TokenService | None = None
+    """The token service of a registry with token auth (the tests' own calls use it)."""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def client(self) -> httpx.Client:
+    def client(self, repository: str = "") -> httpx.Client:
+        token = self.tokens.issue([f"repository:{repository}:pull,push"]) if self.tokens else ""
         return httpx.Client(
             base_url=self.url,
             auth=httpx.BasicAuth(*self.auth) if self.auth else None,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=10,
             trust_env=False,
         )
@@ -81,7 +89,7 @@ class RegistryServer:
 
         With ``tag`` the manifest is pushed under the tag, else by digest only.
         """
-        with self.client() as client:
+        with self.client(repository) as client:
             config = json.dumps(
                 {
                     "architecture": "amd64",
@@ -123,7 +131,7 @@ class RegistryServer:
 
     def tag_digest(self, repository: str, tag: str) -> str | None:
         """Return the digest ``repository:tag`` points to now, None when there is no such tag."""
-        with self.client() as client:
+        with self.client(repository) as client:
             response = client.head(
                 f"/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_MANIFEST}
             )
@@ -159,7 +167,9 @@ def _push_blob(client: httpx.Client, repository: str, blob: bytes) -> None:
     assert done.status_code == 201, done.text
 
 
-def _config(folder: Path, port: int, htpasswd: Path | None) -> str:
+def _config(
+    folder: Path, port: int, htpasswd: Path | None, tokens: TokenService | None = None
+) -> str:
     lines = [
         "version: 0.1",
         "log:",
@@ -178,14 +188,30 @@ def _config(folder: Path, port: int, htpasswd: Path | None) -> str:
             "    realm: relgate-test",
             f"    path: {json.dumps(str(htpasswd))}",
         ]
+    if tokens is not None:
+        lines += [
+            "auth:",
+            "  token:",
+            f"    realm: {tokens.realm}",
+            f"    service: {tokens.service}",
+            f"    issuer: {tokens.issuer}",
+            f"    rootcertbundle: {json.dumps(str(tokens.certificate))}",
+        ]
     return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager
 def running_registry(
-    folder: Path, *, credentials: tuple[str, str] | None = None, timeout: float = 30
+    folder: Path,
+    *,
+    credentials: tuple[str, str] | None = None,
+    tokens: TokenService | None = None,
+    timeout: float = 30,
 ) -> Iterator[RegistryServer]:
-    """Start a registry with its storage in ``folder`` (htpasswd auth with ``credentials``).
+    """Start a registry with its storage in ``folder``.
+
+    With ``credentials``: htpasswd basic auth. With ``tokens``: the distribution
+    token flow, tokens issued by that :class:`TokenService`.
 
     Waits (bounded) until ``/v2/`` answers; stops it afterwards.
     """
@@ -202,7 +228,7 @@ def running_registry(
     for _ in range(3):  # another process may take the free port before the registry binds it
         port = free_port()
         config = folder / f"config-{port}.yml"
-        config.write_text(_config(folder, port, htpasswd))
+        config.write_text(_config(folder, port, htpasswd, tokens))
         log_path = folder / f"registry-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -214,6 +240,7 @@ def running_registry(
             process=process,
             log_path=log_path,
             auth=credentials,
+            tokens=tokens,
         )
         if _wait_ready(candidate, timeout):
             server = candidate
@@ -246,3 +273,108 @@ def write_registries_file(path: Path, *entries: dict[str, object]) -> Path:
     """Write a server registries file (JSON, which the YAML loader reads too)."""
     path.write_text(json.dumps({"registries": list(entries)}, indent=2))
     return path
+
+
+class TokenService:
+    """The token service of a registry in token-auth mode (the distribution token flow).
+
+    A real HTTP server on 127.0.0.1 that answers ``GET /token?service=&scope=`` with a
+    JWT (RS256, the signing certificate in the ``x5c`` header) granting the scopes
+    asked for, to a caller with the basic ``credentials``; it records each scope asked.
+    """
+
+    service = "relgate-test-registry"
+    issuer = "relgate-test-tokens"
+
+    def __init__(self, folder: Path, credentials: tuple[str, str]) -> None:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relgate test tokens")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        self.certificate = folder / "token-cert.pem"
+        self.certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self._credentials = credentials
+        self.scopes: list[str] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def issue(self, scopes: list[str]) -> str:
+        """Return a signed token granting ``scopes`` (``repository:NAME:ACTIONS``)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            repository, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": repository, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
+        claims = {
+            "iss": self.issuer,
+            "sub": self._credentials[0],
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": os.urandom(8).hex(),
+            "access": access,
+        }
+        signed = ".".join(_b64url(json.dumps(part).encode()) for part in (header, claims))
+        signature = self._key.sign(signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signed}.{_b64url(signature)}"
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        service = self
+        expected = "Basic " + base64.b64encode(":".join(self._credentials).encode()).decode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                scopes = query.get("scope", [])
+                service.scopes.extend(scopes)
+                body = json.dumps({"token": service.issue(scopes), "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

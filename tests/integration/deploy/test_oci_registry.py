@@ -14,7 +14,12 @@ from relgate.deploy.oci import Manifest, RegistryClient
 from relgate.deploy.registries import RegistryConfig
 from relgate.errors import BadInput, ExternalError
 from relgate.manifest.pipeline import parse_pipeline
-from tests.support.registry import RegistryServer, running_registry, write_registries_file
+from tests.support.registry import (
+    RegistryServer,
+    TokenService,
+    running_registry,
+    write_registries_file,
+)
 from tests.support.server import free_port
 
 CI = Principal("ci-bot", Role.CI)
@@ -184,3 +189,39 @@ def test_a_registry_with_basic_auth_is_asked_with_the_server_credentials(
         )
         with pytest.raises(ExternalError, match="refused the credentials"):
             wrong.get("team/app", digest)
+
+
+def test_a_registry_with_token_auth_is_asked_through_its_token_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = TokenService(tmp_path / "tokens", ("robot", "t0ken-pass"))
+    try:
+        with running_registry(tmp_path / "registry", tokens=tokens) as secured:
+            first = secured.push_image("team/app", "4.0.0", layer=b"token one")
+            second = secured.push_image("team/app", "4.1.0", layer=b"token two")
+            auth = {"type": "basic", "username_env": "REG_USER", "password_env": "REG_PASSWORD"}
+            monkeypatch.setenv("REG_USER", "robot")
+            monkeypatch.setenv("REG_PASSWORD", "t0ken-pass")
+            services = services_with(
+                tmp_path, {"host": secured.host, "url": secured.url, "auth": auth}
+            )
+
+            release, _ = services.releases.create(
+                CI, service="app", version="4.0.0", artifact=f"{secured.host}/team/app:4.0.0"
+            )
+            client = RegistryClient(
+                config_of(secured, auth=auth), {"REG_USER": "robot", "REG_PASSWORD": "t0ken-pass"}
+            )
+            manifest = client.get("team/app", second)
+            assert manifest is not None
+            client.put("team/app", "stable", manifest)
+
+            assert release.digest == first
+            assert secured.tag_digest("team/app", "stable") == second
+            assert "repository:team/app:pull" in tokens.scopes
+            assert "repository:team/app:pull,push" in tokens.scopes
+            anonymous = RegistryClient(config_of(secured), {})
+            with pytest.raises(ExternalError, match=r"token service .* answered 401"):
+                anonymous.head("team/app", "4.0.0")
+    finally:
+        tokens.close()
