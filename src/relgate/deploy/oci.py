@@ -155,6 +155,10 @@ class RegistryClient:
         sep = "@" if reference.startswith(("sha256:", "sha512:")) else ":"
         return f"registry {self.config.host}: {self.config.host}/{repository}{sep}{reference}"
 
+    def _deadline(self) -> float:
+        """When a whole call (all its reads) must have ended: twice the configured timeout."""
+        return time.monotonic() + 2 * self.config.timeout_seconds
+
     def _client(self) -> httpx.Client:
         verify: ssl.SSLContext | bool
         if self.config.insecure:
@@ -188,6 +192,7 @@ class RegistryClient:
         headers = {"Accept": _ACCEPT}
         if content_type:
             headers["Content-Type"] = content_type
+        deadline = self._deadline()
         try:
             with self._client() as client:
                 auth = self._preemptive(scope)
@@ -202,7 +207,7 @@ class RegistryClient:
                             challenge = response.headers.get("www-authenticate", "")
                             auth = self._answer(client, challenge, scope, where)
                             continue
-                        body = _read_bounded(response, limit, where)
+                        body = _read_bounded(response, limit, where, deadline)
                         return response, body
                     finally:
                         response.close()
@@ -253,7 +258,7 @@ class RegistryClient:
             client.build_request("GET", realm, params=query, headers=headers), stream=True
         )
         try:
-            body = _read_bounded(response, MAX_SMALL_BODY, where)
+            body = _read_bounded(response, MAX_SMALL_BODY, where, self._deadline())
         finally:
             response.close()
         if response.status_code != 200:
@@ -291,8 +296,12 @@ def _basic(credentials: tuple[str, str]) -> str:
     return httpx.BasicAuth(*credentials)._auth_header
 
 
-def _read_bounded(response: httpx.Response, limit: int, where: str) -> bytes:
-    """Read a streamed body, refusing more than ``limit`` bytes (a registry cannot exhaust us)."""
+def _read_bounded(response: httpx.Response, limit: int, where: str, deadline: float) -> bytes:
+    """Read a streamed body, refusing more than ``limit`` bytes or past ``deadline``.
+
+    The per-read timeout alone would let a registry trickle a byte every few
+    seconds for ever; the size bound keeps a registry from exhausting memory.
+    """
     if limit == 0 or response.request.method == "HEAD":
         return b""
     chunks: list[bytes] = []
@@ -301,6 +310,8 @@ def _read_bounded(response: httpx.Response, limit: int, where: str) -> bytes:
         size += len(chunk)
         if size > limit:
             raise ExternalError(f"{where}: the answer is larger than {limit // 1024} KiB")
+        if time.monotonic() > deadline:
+            raise ExternalError(f"{where}: the answer did not end in time")
         chunks.append(chunk)
     return b"".join(chunks)
 
