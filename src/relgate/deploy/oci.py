@@ -17,7 +17,9 @@ size and time and each digest be checked against the bytes received.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import re
 import ssl
@@ -267,7 +269,7 @@ class RegistryClient:
                 + ("" if credentials else "; the registry may need credentials (auth:)")
             )
         try:
-            data = httpx.Response(200, content=body).json()
+            data = json.loads(body)
             token = str(data.get("token") or data.get("access_token") or "")
             lifetime = float(data.get("expires_in") or 60)
         except (ValueError, AttributeError, TypeError):
@@ -293,7 +295,8 @@ class RegistryClient:
 
 
 def _basic(credentials: tuple[str, str]) -> str:
-    return httpx.BasicAuth(*credentials)._auth_header
+    pair = f"{credentials[0]}:{credentials[1]}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _read_bounded(response: httpx.Response, limit: int, where: str, deadline: float) -> bytes:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from relgate.errors import BadInput, InvalidConfig
+from relgate.errors import BadInput, ExternalError, InvalidConfig
 
 # the distribution spec's grammar: path components of lowercase alphanumerics and separators
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -107,7 +107,8 @@ class RegistryConfig(BaseModel):
     def credentials(self, environ: Mapping[str, str]) -> tuple[str, str] | str | None:
         """Return (user, password) for basic auth, the token for bearer, None without auth.
 
-        Raises BadInput naming the variable that is not set in the server's environment.
+        Raises ExternalError naming the variable that is not set in the server's
+        environment (the server's configuration is at fault, not the caller).
         """
         if self.auth is None:
             return None
@@ -115,9 +116,9 @@ class RegistryConfig(BaseModel):
         def read(name: str) -> str:
             value = environ.get(name)
             if not value:
-                raise BadInput(
-                    f"registry {self.host}: the server variable {name} (named by its auth) is "
-                    "not set"
+                raise ExternalError(
+                    f"registry {self.host}: the server variable {name} (named by its auth in "
+                    "the registries file) is not set"
                 )
             return value
 

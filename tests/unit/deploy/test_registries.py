@@ -14,7 +14,7 @@ from relgate.deploy.registries import (
     load_registries_file,
     parse_image,
 )
-from relgate.errors import BadInput, InvalidConfig
+from relgate.errors import BadInput, ExternalError, InvalidConfig
 from relgate.manifest.pipeline import parse_pipeline
 
 DIGEST = "sha256:" + "a" * 64
@@ -94,7 +94,7 @@ def test_credentials_come_from_the_named_server_variables() -> None:
     )
 
     assert config.credentials({"U": "ci", "P": "secret"}) == ("ci", "secret")
-    with pytest.raises(BadInput, match="the server variable P"):
+    with pytest.raises(ExternalError, match="the server variable P"):
         config.credentials({"U": "ci"})
 
 
