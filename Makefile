@@ -4,7 +4,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 SYSPY   ?= python3
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(SYSPY) -m venv $(VENV)
@@ -25,12 +25,22 @@ lint: $(STAMP)
 ## test: lint, types, then the test tiers in order: unit, integration (real git, SQLite,
 ## PostgreSQL, servers), end-to-end (the CLI and API against real servers); a failure names its tier
 TIERS := unit integration e2e
-test: lint
+test: lint system-deps
 	@for tier in $(TIERS); do \
 	    echo "== make test: the $$tier tier (tests/$$tier)"; \
 	    $(PYTHON) -m pytest tests/$$tier || { \
 	        code=$$?; echo "make test: the $$tier tier FAILED (pytest exit $$code)" >&2; exit $$code; }; \
 	done
+
+## system-deps: the Debian packages the tests run for real, installed once when missing:
+## docker-registry (the OCI registry of tests/support/registry.py)
+SYSTEM_PACKAGES := docker-registry
+system-deps:
+	@command -v docker-registry >/dev/null 2>&1 || { \
+	    test "$$(id -u)" = 0 || { echo "make: run as root, or apt-get install -y $(SYSTEM_PACKAGES)" >&2; exit 1; }; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) \
+	    || { apt-get update && apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES); }; }
 
 ## bench: the benchmarks against peer tools; figures go to bench/RESULTS.md by hand.
 ## The control plane is measured at BENCH_BASELINE (before the deployment model of issue 8)

@@ -13,6 +13,13 @@ from relgate.auth.service import TokenService
 from relgate.clock import Clock, SystemClock
 from relgate.config import AuditSinkSetting, Settings, SinkKind, server_environment
 from relgate.deploy.factory import DeployerRegistry, default_registry
+from relgate.deploy.oci import (
+    RegistryArtifactResolver,
+    RegistryClients,
+    RegistryStableTagger,
+    audit_recorder,
+)
+from relgate.deploy.registries import Registries, load_registries_file
 from relgate.errors import BadInput
 from relgate.flags.ingestion import MetricsIngestion
 from relgate.flags.metrics import ClientMetricsService
@@ -74,16 +81,26 @@ def build(
 
     Loads the audit signing key (creating it on the first start); raises
     BadInput naming the key file when it is unreadable or malformed, and
-    InvalidConfig when the server's deployers file (RELGATE_DEPLOYERS_FILE) is invalid.
+    InvalidConfig when the server's deployers (RELGATE_DEPLOYERS_FILE) or registries
+    (RELGATE_REGISTRIES_FILE) file is invalid.
     """
     clock = clock or SystemClock()
     configured = load_deployers_file(settings.deployers_file) if settings.deployers_file else []
+    registries = Registries(
+        load_registries_file(settings.registries_file) if settings.registries_file else []
+    )
     audit_key = keys.load_or_create(settings.audit_key_path())
     engine = db.make_engine(settings.database_url)
     uow = UnitOfWorkFactory(engine)
     deployers = DeployerService(uow, clock, configured=configured, environ=server_environment())
     tokens = TokenService(uow, clock)
-    releases = ReleaseService(uow, clock)
+    # artifacts on the configured registries are checked at release and tagged stable
+    registry_clients = RegistryClients(registries, server_environment()) if registries else None
+    releases = ReleaseService(
+        uow,
+        clock,
+        resolver=RegistryArtifactResolver(registry_clients) if registry_clients else None,
+    )
     promotion = PromotionService(uow, clock)
     releases.subscribe(promotion.auto_promote)
     registry = default_registry()
@@ -93,6 +110,9 @@ def build(
         promotion,
         deployers=deployers,
         registry=registry,
+        tagger=RegistryStableTagger(registry_clients, audit_recorder(uow, clock))
+        if registry_clients
+        else None,
         base_dir=base_dir or Path.cwd(),
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,

@@ -46,6 +46,9 @@ class Settings:
     audit_sinks: tuple[AuditSinkSetting, ...] = ()
     # deployer definitions of the server's configuration (relgate.promotion.deployers)
     deployers_file: Path | None = None
+    # artifact registries relgate checks digests in and moves stable tags in
+    # (relgate.deploy.registries); none: artifacts are recorded as given
+    registries_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +74,9 @@ class Settings:
             audit_sinks=parse_audit_sinks(env.get("RELGATE_AUDIT_SINKS", "")),
             deployers_file=Path(env["RELGATE_DEPLOYERS_FILE"])
             if env.get("RELGATE_DEPLOYERS_FILE")
+            else None,
+            registries_file=Path(env["RELGATE_REGISTRIES_FILE"])
+            if env.get("RELGATE_REGISTRIES_FILE")
             else None,
         )
 

@@ -286,7 +286,8 @@ def release_create(
         str,
         typer.Option(
             "--artifact",
-            help="The artifact pinned by digest: REF@sha256:<64 hex>. It can never change.",
+            help="The artifact pinned by digest: REF@sha256:<64 hex>. It can never change. "
+            "On a registry the server configures, a tag (REF:TAG) is resolved to its digest.",
             show_default=False,
         ),
     ],

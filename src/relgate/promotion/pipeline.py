@@ -26,6 +26,8 @@ from relgate.deploy.config import (
 from relgate.promotion.gates import GateSpec
 
 ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+DEFAULT_STABLE_TAG = "stable"
 
 
 class EnvironmentSpec(BaseModel):
@@ -54,6 +56,23 @@ class EnvironmentSpec(BaseModel):
         description="Weakening it needs another person's approval; default: true for the "
         "last environment, false for the others.",
     )
+    # -- issue 8 (oci): the registry's stable tag (relgate.deploy.oci.RegistryStableTagger)
+    stable_tag: str | bool | None = Field(
+        default=None,
+        description="The tag a verified deployment here moves to its digest in the artifact's "
+        "registry (when the server configures it); default: `stable` for the last environment, "
+        "none for the others; false or null: no tag.",
+    )
+
+    @field_validator("stable_tag")
+    @classmethod
+    def _stable_tag(cls, value: str | bool | None) -> str | bool | None:
+        if isinstance(value, str) and not OCI_TAG.match(value):
+            raise ValueError(
+                "must be an OCI tag: letters, digits, '_', '.' or '-', at most 128, "
+                "not starting with '.' or '-'"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -82,6 +101,13 @@ class PipelineSpec(BaseModel):
             if env.protected is None:
                 # production is the end of the pipeline: protected unless it says otherwise
                 env.protected = index == last
+            # issue 8 (oci): after validation stable_tag is a tag or None, as stored
+            if env.stable_tag is True or (
+                "stable_tag" not in env.model_fields_set and index == last
+            ):
+                env.stable_tag = DEFAULT_STABLE_TAG
+            elif env.stable_tag is False:
+                env.stable_tag = None
         return self
 
     def is_protected(self, name: str) -> bool:

@@ -190,6 +190,13 @@ def _compare_environment(
         )
     elif old.auto_promote and not new.auto_promote:
         tightens("no longer takes releases on its own (auto_promote turned off)")
+    # issue 8 (oci): the registry's stable tag is the rollback anchor outside relgate
+    if old.stable_tag and not new.stable_tag:
+        weakens(f"no longer moves the registry's stable tag {old.stable_tag!r}")
+    elif old.stable_tag and new.stable_tag != old.stable_tag:
+        weakens(f"moves the registry tag {new.stable_tag!r} instead of {old.stable_tag!r}")
+    elif new.stable_tag and not old.stable_tag:
+        tightens(f"now moves the registry's stable tag {new.stable_tag!r}")
     return out
 
 

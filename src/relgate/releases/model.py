@@ -34,7 +34,8 @@ def parse_artifact(reference: str) -> ArtifactRef:
             )
         raise BadInput(
             f"artifact {reference!r} is not pinned by digest: use an immutable reference such as "
-            "registry.example.com/payments@sha256:<64 hex> (a tag like :latest can change)"
+            "registry.example.com/payments@sha256:<64 hex> (a tag like :latest can change; "
+            "a server that configures the artifact's registry resolves a tag to its digest)"
         )
     return ArtifactRef(name=match["name"], digest=match["digest"])
 

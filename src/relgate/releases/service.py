@@ -17,6 +17,7 @@ from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
 from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
+from relgate.releases.ports import ArtifactResolver
 from relgate.store import queries
 from relgate.store.tables import EvidenceRow, ReleaseRow, ServiceRow
 from relgate.store.uow import UnitOfWork, UnitOfWorkFactory, as_utc
@@ -61,9 +62,13 @@ def to_release(row: ReleaseRow, service: str) -> Release:
 
 
 class ReleaseService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, *, resolver: ArtifactResolver | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        # checks the artifact in its registry, when the server configures that registry
+        self._resolver = resolver
         self._listeners: list[ReleaseListener] = []
 
     def subscribe(self, listener: ReleaseListener) -> None:
@@ -93,10 +98,13 @@ class ReleaseService:
         (``Name <email>``) are stored with the keys of the known identities they
         name: none of them may approve the release. Returns the release and
         whether it was created now (False: the same binding existed, nothing
-        changed). Raises BadInput for an invalid version, an artifact without a
-        digest or a malformed author, Conflict when the version is bound to
-        another digest, NotFound for an unknown service, Forbidden outside the
-        token's scope.
+        changed). With the artifact's registry configured on the server, the
+        digest must be in it and a tag (``reg/app:1.4.0``) is recorded as the
+        digest it points to. Raises BadInput for an invalid version, an artifact
+        without a digest (or a tag its configured registry lacks) or a malformed
+        author, ExternalError when a configured registry cannot be asked,
+        Conflict when the version is bound to another digest, NotFound for an
+        unknown service, Forbidden outside the token's scope.
         """
         principal.require(Action.CREATE_RELEASE, service=service)
         for name, value, limit in (
@@ -113,13 +121,14 @@ class ReleaseService:
         from relgate.versioning.semver import Version
 
         Version.parse(version)
-        ref = parse_artifact(artifact)
         # without a name or an email the caller is the author; an email alone names one
         default = principal.name if not author_email else ""
         main = check_person(author or default, author_email or "")
         if len(co_authors) > MAX_CO_AUTHORS:
             raise BadInput(f"co_authors: at most {MAX_CO_AUTHORS} people, got {len(co_authors)}")
         others = list(dict.fromkeys(parse_person(text) for text in co_authors))
+        # a configured registry must hold the digest; it turns a tag into its digest
+        ref = parse_artifact((self._resolver and self._resolver.resolve(artifact)) or artifact)
         now = self._clock.now()
         with self._uow() as uow:
             svc = queries.service_by_name(uow.session, service)
@@ -160,6 +169,7 @@ class ReleaseService:
                 at=now,
                 after={
                     "artifact": str(ref),
+                    "requested_artifact": artifact if artifact.strip() != str(ref) else None,
                     "commit": commit,
                     "author": str(main),
                     "co_authors": [str(p) for p in others],

@@ -394,7 +394,12 @@ def test_an_environment_added_after_production_takes_its_default_protection() ->
     doc["environments"].append({"name": "dr"})
 
     assert changes(doc) == (
-        ["production is no longer protected (protected: false, or no longer the last environment)"],
+        [
+            "production is no longer protected (protected: false, or no longer the last "
+            "environment)",
+            # the last environment moves the registry's `stable` tag by default: now dr does
+            "production no longer moves the registry's stable tag 'stable'",
+        ],
         ["dr is a new protected environment"],
     )
 
