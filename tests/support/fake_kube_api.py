@@ -52,7 +52,8 @@ class Recorded:
 class _Workload:
     obj: dict[str, Any]
     behaviour: Behaviour
-    old_image: str
+    old_containers: list[dict[str, Any]]
+    new_containers: list[dict[str, Any]] = field(default_factory=list)
     new_image: str | None = None
     step: int = 0
     stuck_polls: int = 2
@@ -147,11 +148,11 @@ class FakeKubeApi:
                 "spec": spec,
                 "status": status,
             }
-            workload = _Workload(obj, behaviour, old_image=next(iter(containers.values())))
+            workload = _Workload(
+                obj, behaviour, old_containers=copy.deepcopy(spec["template"]["spec"]["containers"])
+            )
             self._workloads[(namespace, kind, name)] = workload
-            workload.pods = [
-                self._pod(workload, i, workload.old_image, ready=True) for i in range(replicas)
-            ]
+            workload.pods = [self._pod(workload, i, new=False, ready=True) for i in range(replicas)]
 
     def workload(
         self, name: str, *, namespace: str = "production", kind: str = "Deployment"
@@ -176,6 +177,11 @@ class FakeKubeApi:
             workload.obj["metadata"]["resourceVersion"] = self._next_rv()
 
         self._before_patch.append(write)
+
+    def stall(self, name: str, *, namespace: str = "production", kind: str = "Deployment") -> None:
+        """Make a ``stuck`` rollout stay stuck without ever passing its progress deadline."""
+        with self._lock:
+            self._workloads[(namespace, kind, name)].stuck_polls = 10**9
 
     def patches(self) -> list[Recorded]:
         return [r for r in self.requests if r.method == "PATCH"]
@@ -230,40 +236,43 @@ class FakeKubeApi:
         return str(self._rv)
 
     def _pod(
-        self, workload: _Workload, index: int, image: str, *, ready: bool, crash: bool = False
+        self, workload: _Workload, index: int, *, new: bool, ready: bool, crash: bool = False
     ) -> dict[str, Any]:
+        """A pod of the workload's old or new template (its containers, their images)."""
         meta = workload.obj["metadata"]
-        container = workload.obj["spec"]["template"]["spec"]["containers"][0]["name"]
-        revision = "new" if image != workload.old_image else "old"
-        state: dict[str, Any] = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
-        if crash:
-            state = {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off 40s restarting failed container={container}",
+        containers = workload.new_containers if new else workload.old_containers
+        statuses = []
+        for container in containers:
+            state: dict[str, Any] = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+            if crash:
+                state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 40s restarting failed container={container['name']}",
+                    }
                 }
-            }
+            statuses.append(
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "ready": ready,
+                    "restartCount": 4 if crash else 0,
+                    "state": state,
+                }
+            )
         return {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "name": f"{meta['name']}-{revision}-{index}",
+                "name": f"{meta['name']}-{'new' if new else 'old'}-{index}",
                 "namespace": meta["namespace"],
                 "labels": dict(workload.obj["spec"]["template"]["metadata"]["labels"]),
             },
-            "spec": {"containers": [{"name": container, "image": image}]},
+            "spec": {"containers": copy.deepcopy(containers)},
             "status": {
                 "phase": "Running",
                 "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                "containerStatuses": [
-                    {
-                        "name": container,
-                        "image": image,
-                        "ready": ready,
-                        "restartCount": 4 if crash else 0,
-                        "state": state,
-                    }
-                ],
+                "containerStatuses": statuses,
             },
         }
 
@@ -287,14 +296,14 @@ class FakeKubeApi:
         status["observedGeneration"] = meta["generation"]
         if workload.behaviour == "rollout":
             updated = min(desired, workload.step - 1)
-            available = max(0, updated - 1) if updated < desired else desired
+            available = max(0, min(desired, workload.step - 2))  # one step behind
         else:
             updated, available = 1, 0
         new_pods = [
             self._pod(
                 workload,
                 i,
-                workload.new_image,
+                new=True,
                 ready=i < available,
                 crash=workload.behaviour == "crashloop",
             )
@@ -302,7 +311,7 @@ class FakeKubeApi:
         ]
         old_count = desired - updated
         workload.pods = [
-            self._pod(workload, i, workload.old_image, ready=True) for i in range(old_count)
+            self._pod(workload, i, new=False, ready=True) for i in range(old_count)
         ] + new_pods
         if kind == "Deployment":
             status.update(
@@ -379,7 +388,11 @@ class FakeKubeApi:
         if merged["spec"] != before_spec:
             merged["metadata"]["generation"] += 1
             containers = merged["spec"]["template"]["spec"]["containers"]
-            workload.new_image = containers[0]["image"]
+            if workload.new_containers:
+                # a second rollout: what ran new is now the old template
+                workload.old_containers = workload.new_containers
+            workload.new_containers = copy.deepcopy(containers)
+            workload.new_image = "set"
             workload.step = 0
             if merged["kind"] == "StatefulSet":
                 merged["status"]["updateRevision"] = f"{key[2]}-{merged['metadata']['generation']}"
@@ -572,6 +585,18 @@ class _Handler(BaseHTTPRequestHandler):
                         "items": pods,
                     },
                 )
+                return
+            # /api/v1/namespaces/{ns}: kubectl asks after a 404, to tell which is missing
+            if len(parts) == 4 and parts[:3] == ["api", "v1", "namespaces"]:
+                with api._lock:
+                    known = any(ns == parts[3] for ns, _, _ in api._workloads)
+                if known:
+                    self._send(
+                        200,
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parts[3]}},
+                    )
+                else:
+                    self._send(404, _status(404, "NotFound", f'namespaces "{parts[3]}" not found'))
                 return
             # /apis/apps/v1/namespaces/{ns}/{resource}/{name}
             key = self._workload_key(parts)
