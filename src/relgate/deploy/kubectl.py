@@ -121,15 +121,15 @@ class Kubectl:
             self._env["KUBECONFIG"] = environ["KUBECONFIG"]
 
     def _argv(self, args: Sequence[str]) -> list[str]:
-        argv = [self.program, *args, "--namespace", self.namespace]
+        # every value joined to its flag: a context named "-x" stays a value, never a flag
+        argv = [self.program, *args, f"--namespace={self.namespace}"]
         if self._kubeconfig is not None:
-            argv += ["--kubeconfig", str(self._kubeconfig)]
+            argv.append(f"--kubeconfig={self._kubeconfig}")
         if self.context:
-            argv += ["--context", self.context]
+            argv.append(f"--context={self.context}")
         argv += [
             f"--request-timeout={self._request_timeout:g}s",
-            "--cache-dir",
-            str(self._cache_dir / "cache"),
+            f"--cache-dir={self._cache_dir / 'cache'}",
         ]
         return argv
 

@@ -21,6 +21,10 @@ relgate with a fence:
 
 A rollback is the same deployment of the older (stable) artifact.
 
+It looks at the rollout by polling (one bounded ``kubectl get`` every
+``interval_seconds``) rather than through a watch: each look is a call that a
+cancel or the deadline can stop, and there is no dropped stream to resume.
+
 Why kubectl rather than the official Python client: kubectl is the reference
 implementation of kubeconfig handling (every auth plugin: exec credentials for
 EKS, GKE, OIDC), it is what the runbook and the people reading the log use, and
@@ -352,7 +356,7 @@ class _Run:
 
     def _pods(self) -> list[dict[str, Any]]:
         assert self.selector is not None
-        result = self._call("get", "pods", "-l", self.selector, "-o", "json")
+        result = self._call("get", "pods", f"--selector={self.selector}", "-o", "json")
         if result.code != 0:
             raise _fail(f"cannot list the pods of {self.ref}: {result.error()}")
         items = self.kubectl.document(result).get("items")

@@ -101,6 +101,10 @@ def test_a_protected_environment_deploys_through_a_registered_kubernetes_deploye
         "--timeout", "60", url=url, token=admin,
     )  # fmt: skip
     shown = run_cli("deployers", "show", "shop-prod", url=url, token=admin)
+    refused = run_cli(
+        "deployers", "add", "shop-bad", "--type", "kubernetes", "--workload", "Shop_API",
+        url=url, token=admin,
+    )  # fmt: skip
     listed = run_cli("deployers", "list", url=url, token=admin)
     (tmp_path / "relgate.yaml").write_text(
         "service: shop\nenvironments:\n  - name: production\n    deployer: {ref: shop-prod}\n"
@@ -113,6 +117,8 @@ def test_a_protected_environment_deploys_through_a_registered_kubernetes_deploye
 
     assert added.returncode == 0, added.stderr
     assert "registered deployer shop-prod" in added.stdout
+    assert refused.returncode == 2
+    assert "workload: 'Shop_API' is not a Kubernetes object name" in refused.stderr
     assert shown.returncode == 0, shown.stderr
     assert "type: kubernetes" in shown.stdout
     assert "workload: shop-api" in shown.stdout

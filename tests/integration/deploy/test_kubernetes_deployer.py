@@ -398,3 +398,26 @@ def test_kubectl_sees_no_server_setting_but_the_ones_it_needs(tmp_path: Path) ->
     names = {line.partition("=")[0] for line in seen.read_text().splitlines()}
     assert {"PATH", "HOME", "KUBECONFIG", "HTTPS_PROXY"} <= names
     assert not names & {"RELGATE_DATABASE_URL", "AWS_SECRET_ACCESS_KEY"}
+
+
+def test_kubectls_discovery_cache_lives_in_the_deployments_own_folder(
+    fake: FakeKubeApi, tmp_path: Path
+) -> None:
+    fake.add_workload("payments", replicas=1)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    outcome = deployer(fake, tmp_path).deploy(request(workdir=workdir), lambda line: None)
+    assert outcome.succeeded, outcome
+    assert any((workdir / "kubectl" / "cache").rglob("*.json"))
+
+
+def test_a_context_that_looks_like_a_flag_stays_a_value(fake: FakeKubeApi, tmp_path: Path) -> None:
+    fake.add_workload("payments", replicas=1)
+    outcome = deployer(fake, tmp_path, context="--insecure-skip-tls-verify").deploy(
+        request(), lambda line: None
+    )
+    assert outcome == StepOutcome(
+        False,
+        "cannot read deployment/payments in namespace production: error: context "
+        '"--insecure-skip-tls-verify" does not exist',
+    )
