@@ -107,6 +107,13 @@ class KubernetesDeployer:
             return stop.outcome
         except KubectlError as exc:
             return StepOutcome(False, str(exc))
+        except OSError as exc:
+            return StepOutcome(False, f"kubernetes deployer: {exc.strerror or exc}")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # an API server answering objects of an unexpected shape: an outcome, not a crash
+            return StepOutcome(
+                False, f"kubernetes deployer: unexpected answer from the API server ({exc!r})"
+            )
 
     def _kubectl(self, request: DeployRequest, stack: ExitStack) -> Kubectl:
         namespace = self._spec.namespace or request.environment

@@ -421,3 +421,15 @@ def test_a_context_that_looks_like_a_flag_stays_a_value(fake: FakeKubeApi, tmp_p
         "cannot read deployment/payments in namespace production: error: context "
         '"--insecure-skip-tls-verify" does not exist',
     )
+
+
+def test_an_answer_of_an_unexpected_shape_is_an_outcome_not_a_crash(tmp_path: Path) -> None:
+    stand_in = tmp_path / "kubectl"
+    stand_in.write_text(
+        '#!/bin/sh\necho \'{"kind": "Deployment", "metadata": {}, "spec": "odd"}\'\n'
+    )
+    stand_in.chmod(0o755)
+    spec = KubernetesDeployerSpec(type="kubernetes", kubectl=str(stand_in))
+    outcome = KubernetesDeployer(spec, base_dir=tmp_path).deploy(request(), lambda line: None)
+    assert not outcome.succeeded
+    assert outcome.reason.startswith("kubernetes deployer: unexpected answer from the API server")
