@@ -187,9 +187,9 @@ class KubernetesDeployerSpec(BaseModel):
     )
     kubeconfig: str | None = Field(
         default=None,
-        description="Path of the kubeconfig, relative to the directory of relgate.yaml (for a "
-        "registered deployer: to the server's working folder); else the server's "
-        "KUBECONFIG or ~/.kube/config.",
+        description="Path of the kubeconfig on the server, relative to the server's working "
+        "folder (relgate.yaml is uploaded: its own folder is not known there); else the "
+        "server's KUBECONFIG or ~/.kube/config.",
     )
     kubectl: str | None = Field(
         default=None,
