@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,3 +246,20 @@ def test_a_registered_deployer_of_the_wrong_shape_is_refused(
     with pytest.raises(ValidationError) as caught:
         RegisteredDeployer.model_validate({"name": "d", **fields})
     assert str(caught.value.errors()[0]["msg"]).startswith(message)
+
+
+def test_the_servers_deployers_file_defines_a_kubernetes_deployer(tmp_path: Path) -> None:
+    from relgate.promotion.deployers import load_deployers_file
+
+    path = tmp_path / "deployers.yaml"
+    path.write_text(
+        "deployers:\n  - name: payments-prod\n    type: kubernetes\n    workload: payments\n"
+        "    namespace: production\n    kubeconfig: /etc/relgate/kubeconfig\n"
+    )
+    [definition] = load_deployers_file(path)
+    assert definition.deployer_spec({}) == KubernetesDeployerSpec(
+        type="kubernetes",
+        workload="payments",
+        namespace="production",
+        kubeconfig="/etc/relgate/kubeconfig",
+    )
