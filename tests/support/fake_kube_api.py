@@ -8,7 +8,8 @@ real ``kubectl`` against it. It is a fake, not a cluster: it serves only what
 - discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/apps/v1``
   (the legacy documents: kubectl falls back to them when the answer is plain JSON);
 - GET of deployments, statefulsets, daemonsets and pods (a pod list filtered by
-  ``labelSelector``, equality and ``in`` terms);
+  ``labelSelector``, equality and ``in`` terms); a list and a watch of workloads by
+  ``metadata.name`` (what ``kubectl rollout status`` asks for);
 - PATCH of a workload in strategic-merge (containers merged by ``name``) or
   JSON-merge form, with the ``metadata.resourceVersion`` precondition answered
   by a 409 Conflict ``Status`` as the real server answers it;
@@ -27,6 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -596,6 +598,14 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._send(404, _status(404, "NotFound", f'namespaces "{parts[3]}" not found'))
                 return
+            # /apis/apps/v1/namespaces/{ns}/{resource}?fieldSelector=metadata.name=N[&watch=1]
+            if (
+                len(parts) == 6
+                and parts[:4] == ["apis", "apps", "v1", "namespaces"]
+                and parts[5] in _RESOURCES
+            ):
+                self._list_or_watch(parts[4], parts[5], query)
+                return
             # /apis/apps/v1/namespaces/{ns}/{resource}/{name}
             key = self._workload_key(parts)
             if key is None:
@@ -617,6 +627,81 @@ class _Handler(BaseHTTPRequestHandler):
                 self._not_found(parts)
             else:
                 self._send(200, obj)
+
+    def _list_or_watch(self, namespace: str, resource: str, query: dict[str, list[str]]) -> None:
+        """A list of workloads by ``metadata.name``, or a watch (``kubectl rollout status``).
+
+        A streaming list starts with ADDED events and the initial-events-end bookmark;
+        then a watch streams one MODIFIED event each time the simulated controller
+        moves the rollout on (a step every 50 ms while it is watched), and ends
+        after ``timeoutSeconds`` (default 30) or when the client goes away.
+        """
+        api, kind = self.api, _RESOURCES[resource]
+        selector = (query.get("fieldSelector") or [""])[0]
+        name = selector.removeprefix("metadata.name=") if selector else None
+
+        def matching() -> list[dict[str, Any]]:
+            return [
+                copy.deepcopy(w.obj)
+                for (ns, k, n), w in api._workloads.items()
+                if ns == namespace and k == kind and (name is None or n == name)
+            ]
+
+        if (query.get("watch") or [""])[0] not in ("1", "true"):
+            with api._lock:
+                items = matching()
+            self._send(
+                200,
+                {
+                    "kind": f"{kind}List",
+                    "apiVersion": "apps/v1",
+                    "metadata": {"resourceVersion": str(api._rv)},
+                    "items": items,
+                },
+            )
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        deadline = time.monotonic() + float((query.get("timeoutSeconds") or ["30"])[0])
+        last: dict[str, Any] | None = None
+
+        def event(kind_of_event: str, obj: dict[str, Any]) -> None:
+            line = json.dumps({"type": kind_of_event, "object": obj}).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+
+        try:
+            if (query.get("sendInitialEvents") or [""])[0] == "true":
+                # a streaming list (kubectl 1.3x): the objects as ADDED, then the bookmark
+                # that says the initial events are over
+                with api._lock:
+                    initial, version = matching(), str(api._rv)
+                for obj in initial:
+                    event("ADDED", obj)
+                    last = obj
+                bookmark_meta = {
+                    "resourceVersion": version,
+                    "annotations": {"k8s.io/initial-events-end": "true"},
+                }
+                event(
+                    "BOOKMARK",
+                    {"kind": kind, "apiVersion": "apps/v1", "metadata": bookmark_meta},
+                )
+            while time.monotonic() < deadline:
+                with api._lock:
+                    workload = api._workloads.get((namespace, kind, name or ""))
+                    if workload is not None:
+                        api._advance(workload)
+                        obj = copy.deepcopy(workload.obj)
+                if workload is not None and obj != last:
+                    event("MODIFIED", obj)
+                    last = obj
+                time.sleep(0.05)
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client has seen what it waited for
 
     def do_PATCH(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))

@@ -12,6 +12,8 @@ test_kubernetes_real_cluster.py (run when KUBECONFIG is set).
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from relgate.deploy.config import KubernetesDeployerSpec
+from relgate.deploy.kubectl import find_kubectl
 from relgate.deploy.kubernetes import KubernetesDeployer
 from relgate.deploy.ports import DeployRequest, StepOutcome
 from tests.support.fake_kube_api import FakeKubeApi
@@ -433,3 +436,31 @@ def test_an_answer_of_an_unexpected_shape_is_an_outcome_not_a_crash(tmp_path: Pa
     outcome = KubernetesDeployer(spec, base_dir=tmp_path).deploy(request(), lambda line: None)
     assert not outcome.succeeded
     assert outcome.reason.startswith("kubernetes deployer: unexpected answer from the API server")
+
+
+def test_the_deployers_rollout_lines_are_kubectls_own(fake: FakeKubeApi, tmp_path: Path) -> None:
+    # the same rollout followed twice: by the real `kubectl rollout status` (through the
+    # fake's watch) and by the deployer; kubectl's lines are the deployer's, word for word
+    fake.add_workload("payments", replicas=3)
+    fake.add_workload("payments", namespace="staging", replicas=3)
+    kubeconfig = fake.kubeconfig(tmp_path / "kubeconfig", context="fake")
+    lines: list[str] = []
+    outcome = deployer(fake, tmp_path).deploy(request(), lines.append)
+    assert outcome.succeeded, outcome
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "payments", "image": NEW}]}}}}
+    kubectl = find_kubectl(None, base_dir=tmp_path)
+    common = [f"--kubeconfig={kubeconfig}", "-n", "staging", f"--cache-dir={tmp_path / 'c'}"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    subprocess.run(
+        [kubectl, "patch", "deployment/payments", "-p", json.dumps(patch), *common],
+        check=True, capture_output=True, env=env, timeout=60,
+    )  # fmt: skip
+    watched = subprocess.run(
+        [kubectl, "rollout", "status", "deployment/payments", "--timeout=60s", *common],
+        capture_output=True, text=True, env=env, timeout=90,
+    )  # fmt: skip
+    assert watched.returncode == 0, watched.stderr
+    printed = watched.stdout.splitlines()
+    assert printed[-1] == 'deployment "payments" successfully rolled out'
+    assert any("updated replicas are available..." in line for line in printed), printed
+    assert set(printed) <= set(lines), (printed, lines)
