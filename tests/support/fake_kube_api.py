@@ -36,9 +36,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-Behaviour = str  # "rollout" | "stuck" | "crashloop"
+from tests.support.fake_kube_wire import (
+    API_V1,
+    APPS_V1,
+    RESOURCES,
+    merge,
+    selected,
+    status_object,
+)
 
-_RESOURCES = {"deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet"}
+Behaviour = str  # "rollout" | "stuck" | "crashloop"
 
 
 @dataclass
@@ -375,15 +382,15 @@ class FakeKubeApi:
         obj = workload.obj
         wanted_rv = (patch.get("metadata") or {}).get("resourceVersion")
         if wanted_rv is not None and wanted_rv != obj["metadata"]["resourceVersion"]:
-            resource = {v: k for k, v in _RESOURCES.items()}[key[1]]
-            return 409, _status(
+            resource = {v: k for k, v in RESOURCES.items()}[key[1]]
+            return 409, status_object(
                 409,
                 "Conflict",
                 f'Operation cannot be fulfilled on {resource}.apps "{key[2]}": the object has been '
                 "modified; please apply your changes to the latest version and try again",
             )
         before_spec = copy.deepcopy(obj["spec"])
-        merged = _merge(obj, patch, strategic=strategic)
+        merged = merge(obj, patch, strategic=strategic)
         merged["metadata"]["resourceVersion"] = self._next_rv()
         if merged["spec"] != before_spec:
             merged["metadata"]["generation"] += 1
@@ -398,118 +405,6 @@ class FakeKubeApi:
                 merged["status"]["updateRevision"] = f"{key[2]}-{merged['metadata']['generation']}"
         workload.obj = merged
         return 200, copy.deepcopy(merged)
-
-
-def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-
-
-def _merge(target: Any, patch: Any, *, strategic: bool) -> Any:
-    """Merge ``patch`` into a copy of ``target`` (JSON merge; strategic: containers by name)."""
-    if not isinstance(patch, dict) or not isinstance(target, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif strategic and key == "containers" and isinstance(value, list):
-            by_name = {c["name"]: c for c in out.get(key, [])}
-            for item in value:
-                name = item.get("name")
-                by_name[name] = _merge(by_name.get(name, {}), item, strategic=True)
-            out[key] = list(by_name.values())
-        else:
-            out[key] = _merge(out.get(key), value, strategic=strategic)
-    return out
-
-
-def _selected(labels: dict[str, str], selector: str) -> bool:
-    """Whether ``labels`` match a label selector (equality, ``in`` and existence terms)."""
-    for term in filter(None, _split_terms(selector)):
-        if " in " in term:
-            key, _, values = term.partition(" in ")
-            if labels.get(key.strip()) not in {v.strip() for v in values.strip("() ").split(",")}:
-                return False
-        elif "!=" in term:
-            key, _, value = term.partition("!=")
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, _, value = term.partition("=")
-            if labels.get(key.rstrip("=")) != value.lstrip("="):
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _split_terms(selector: str) -> list[str]:
-    terms, depth, current = [], 0, ""
-    for char in selector:
-        depth += char == "("
-        depth -= char == ")"
-        if char == "," and depth == 0:
-            terms.append(current.strip())
-            current = ""
-        else:
-            current += char
-    terms.append(current.strip())
-    return terms
-
-
-_API_V1 = {
-    "kind": "APIResourceList",
-    "groupVersion": "v1",
-    "resources": [
-        {
-            "name": "pods",
-            "singularName": "pod",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": ["get", "list", "watch"],
-            "shortNames": ["po"],
-        },
-        {
-            "name": "namespaces",
-            "singularName": "namespace",
-            "namespaced": False,
-            "kind": "Namespace",
-            "verbs": ["get", "list"],
-            "shortNames": ["ns"],
-        },
-    ],
-}
-_APPS_V1 = {
-    "kind": "APIResourceList",
-    "apiVersion": "v1",
-    "groupVersion": "apps/v1",
-    "resources": [
-        {
-            "name": plural,
-            "singularName": plural[:-1],
-            "namespaced": True,
-            "kind": kind,
-            "verbs": ["get", "list", "watch", "patch", "update"],
-            "shortNames": {
-                "deployments": ["deploy"],
-                "statefulsets": ["sts"],
-                "daemonsets": ["ds"],
-            }[plural],
-        }
-        for plural, kind in _RESOURCES.items()
-    ],
-}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -560,9 +455,9 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif path == "/api/v1":
-            self._send(200, _API_V1)
+            self._send(200, API_V1)
         elif path == "/apis/apps/v1":
-            self._send(200, _APPS_V1)
+            self._send(200, APPS_V1)
         else:
             parts = path.strip("/").split("/")
             # /api/v1/namespaces/{ns}/pods
@@ -574,7 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
                         for (ns, _, _), w in api._workloads.items()
                         if ns == parts[3]
                         for pod in w.pods
-                        if _selected(pod["metadata"]["labels"], selector)
+                        if selected(pod["metadata"]["labels"], selector)
                     ]
                 self._send(
                     200,
@@ -596,13 +491,15 @@ class _Handler(BaseHTTPRequestHandler):
                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": parts[3]}},
                     )
                 else:
-                    self._send(404, _status(404, "NotFound", f'namespaces "{parts[3]}" not found'))
+                    self._send(
+                        404, status_object(404, "NotFound", f'namespaces "{parts[3]}" not found')
+                    )
                 return
             # /apis/apps/v1/namespaces/{ns}/{resource}?fieldSelector=metadata.name=N[&watch=1]
             if (
                 len(parts) == 6
                 and parts[:4] == ["apis", "apps", "v1", "namespaces"]
-                and parts[5] in _RESOURCES
+                and parts[5] in RESOURCES
             ):
                 self._list_or_watch(parts[4], parts[5], query)
                 return
@@ -611,7 +508,7 @@ class _Handler(BaseHTTPRequestHandler):
             if key is None:
                 self._send(
                     404,
-                    _status(
+                    status_object(
                         404,
                         "NotFound",
                         f"the server could not find the requested resource ({path})",
@@ -636,7 +533,7 @@ class _Handler(BaseHTTPRequestHandler):
         moves the rollout on (a step every 50 ms while it is watched), and ends
         after ``timeoutSeconds`` (default 30) or when the client goes away.
         """
-        api, kind = self.api, _RESOURCES[resource]
+        api, kind = self.api, RESOURCES[resource]
         selector = (query.get("fieldSelector") or [""])[0]
         name = selector.removeprefix("metadata.name=") if selector else None
 
@@ -710,20 +607,25 @@ class _Handler(BaseHTTPRequestHandler):
             patch = json.loads(raw)
         except ValueError:
             self._record(raw.decode(errors="replace"))
-            self._send(400, _status(400, "BadRequest", "the patch is not JSON"))
+            self._send(400, status_object(400, "BadRequest", "the patch is not JSON"))
             return
         path, _ = self._record(patch)
         content_type = self.headers.get("Content-Type", "")
         key = self._workload_key(path.strip("/").split("/"))
         if key is None:
-            self._send(405, _status(405, "MethodNotAllowed", "the fake patches workloads only"))
+            self._send(
+                405, status_object(405, "MethodNotAllowed", "the fake patches workloads only")
+            )
             return
         if content_type not in (
             "application/strategic-merge-patch+json",
             "application/merge-patch+json",
         ):
             self._send(
-                415, _status(415, "UnsupportedMediaType", f"the fake does not take {content_type}")
+                415,
+                status_object(
+                    415, "UnsupportedMediaType", f"the fake does not take {content_type}"
+                ),
             )
             return
         with self.api._lock:
@@ -740,7 +642,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(code, body)
 
     def _not_found(self, parts: list[str]) -> None:
-        self._send(404, _status(404, "NotFound", f'{parts[5]}.apps "{parts[6]}" not found'))
+        self._send(404, status_object(404, "NotFound", f'{parts[5]}.apps "{parts[6]}" not found'))
 
     @staticmethod
     def _workload_key(parts: list[str]) -> tuple[str, str, str] | None:
@@ -748,7 +650,7 @@ class _Handler(BaseHTTPRequestHandler):
         if (
             len(parts) == 7
             and parts[:4] == ["apis", "apps", "v1", "namespaces"]
-            and parts[5] in _RESOURCES
+            and parts[5] in RESOURCES
         ):
-            return parts[4], _RESOURCES[parts[5]], parts[6]
+            return parts[4], RESOURCES[parts[5]], parts[6]
         return None

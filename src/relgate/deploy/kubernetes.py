@@ -243,6 +243,9 @@ class _Run:
         self.log(f"kubectl set image {self.ref} {container}={artifact} {self.where}")
         for attempt in (1, 2):
             version = workload.get("metadata", {}).get("resourceVersion")
+            if not isinstance(version, str) or not version:
+                # without it the patch would not be conditional: no fence, so no write
+                raise _fail(f"{self.ref} was read without a resourceVersion: nothing was written")
             patch = {
                 "metadata": {
                     "resourceVersion": version,
