@@ -31,9 +31,16 @@ class PipelineDecision(_Body):
 
 class DeployerCreate(_Body):
     name: str = Field(max_length=63, description="What relgate.yaml names: deployer: {ref: NAME}.")
-    type: Literal["command"] = "command"
-    command: str | list[str] = Field(max_length=limits.COMMAND)
+    type: Literal["command", "kubernetes"] = "command"
+    command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
     timeout_seconds: float = 300
+    # type kubernetes (relgate.deploy.registered checks them as relgate.yaml's keys)
+    workload: str | None = Field(default=None, max_length=253)
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
+    container: str | None = Field(default=None, max_length=63)
+    namespace: str | None = Field(default=None, max_length=63)
+    context: str | None = Field(default=None, max_length=253)
+    kubeconfig: str | None = Field(default=None, max_length=limits.FILE_NAME)
     verify_command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
     verify_timeout_seconds: float = 60
     cwd: str | None = Field(default=None, max_length=limits.FILE_NAME)

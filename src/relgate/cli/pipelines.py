@@ -270,9 +270,16 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 def deployers_add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="relgate.yaml says {ref: NAME}.")],
     command: Annotated[
-        str, typer.Option("--command", help="The deploy command, run by /bin/sh -c.")
-    ],
-    kind: Annotated[str, typer.Option("--type", help="The kind of deployer: command.")] = "command",
+        str | None,
+        typer.Option(
+            "--command",
+            help="The deploy command, run by /bin/sh -c (type command).",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--type", help="The kind of deployer: command or kubernetes.")
+    ] = "command",
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Seconds before the deploy command fails.")
     ] = 300,
@@ -317,11 +324,59 @@ def deployers_add(
             help="NAME=SERVERVAR: NAME gets the value of the server's SERVERVAR (repeat).",
         ),
     ] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload",
+            help="kubernetes: the workload (default: the service's name).",
+            show_default=False,
+        ),
+    ] = None,
+    workload_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="kubernetes: Deployment (default), StatefulSet or DaemonSet.",
+            show_default=False,
+        ),
+    ] = None,
+    container: Annotated[
+        str | None,
+        typer.Option(
+            "--container",
+            help="kubernetes: the container to set (default: the only one).",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            help="kubernetes: the namespace (default: the environment's name).",
+            show_default=False,
+        ),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", help="kubernetes: the kubeconfig context.", show_default=False),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig",
+            help="kubernetes: the kubeconfig's path on the server.",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Register a deployer on the server (admin); protected environments deploy only with one."""
+    """Register a deployer on the server (admin); protected environments deploy only with one.
+
+    `--type command --command C` runs a command; `--type kubernetes --workload W
+    [--namespace N --context C --kubeconfig PATH]` sets the workload's image.
+    """
     from relgate.cli.output import escape, print_json
 
     body = {
@@ -338,6 +393,15 @@ def deployers_add(
         "secrets": _pairs(secret or [], "--secret"),
         "secret_env": _pairs(secret_env or [], "--secret-env"),
     }
+    kube = {
+        "workload": workload,
+        "kind": workload_kind,
+        "container": container,
+        "namespace": namespace,
+        "context": context,
+        "kubeconfig": kubeconfig,
+    }
+    body.update({key: value for key, value in kube.items() if value is not None})
     with _client(url, token) as client:
         answer = client.post("/api/v1/deployers", json=body)
     if json_output:
@@ -367,7 +431,7 @@ def deployers_list(
             [
                 [
                     d["name"],
-                    _command(d.get("command")),
+                    _command(d.get("command")) if d.get("type") != "kubernetes" else _kube(d),
                     _command(d.get("verify_command")),
                     ", ".join(d.get("env_allow") or []) or "-",
                     ", ".join([*(d.get("secrets") or []), *(d.get("secret_env") or {})]) or "-",
@@ -377,6 +441,12 @@ def deployers_list(
             ],
         )
     )
+
+
+def _kube(definition: dict[str, Any]) -> str:
+    kind = (definition.get("kind") or "Deployment").lower()
+    where = definition.get("namespace") or "the environment's namespace"
+    return f"kubernetes {kind}/{definition.get('workload') or '(the service)'} in {where}"
 
 
 def _command(value: Any) -> str:
@@ -400,7 +470,20 @@ def deployers_show(
     if json_output:
         print_json(answer)
         return
-    shown_keys = ("name", "type", "command", "timeout_seconds", "verify_command", "cwd", "run_as")
+    shown_keys: tuple[str, ...] = ("name", "type", "command", "timeout_seconds")
+    if answer.get("type") == "kubernetes":
+        shown_keys = (
+            "name",
+            "type",
+            "kind",
+            "workload",
+            "container",
+            "namespace",
+            "context",
+            "kubeconfig",
+            "timeout_seconds",
+        )
+    shown_keys = (*shown_keys, "verify_command", "cwd", "run_as")
     for key in (*shown_keys, "source"):
         value = answer.get(key)
         shown = _command(value) if key.endswith("command") else ("-" if value is None else value)

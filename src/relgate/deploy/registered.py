@@ -9,6 +9,12 @@ secrets it gets are decided by an admin, never by whoever can apply a pipeline.
 variable of the command to a variable of the server's own environment
 (``--secret-env NAME=SERVERVAR``), read when a deployment runs, so the value
 never enters the database.
+
+``type: kubernetes`` defines a kubernetes deployer instead of a command: its
+``workload``, ``kind``, ``container``, ``namespace``, ``context`` and
+``kubeconfig`` (a path on the server) are the keys of relgate.yaml's
+``deployer: {type: kubernetes}``, and ``timeout_seconds`` bounds the rollout.
+The verify command, when given, runs as for a command deployer.
 """
 
 from __future__ import annotations
@@ -16,7 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from relgate.deploy.config import (
     DEPLOYER_NAME,
@@ -25,8 +39,15 @@ from relgate.deploy.config import (
     USER_NAME,
     CommandDeployerSpec,
     CommandVerifySpec,
+    KubernetesDeployerSpec,
+    WorkloadKind,
 )
 from relgate.errors import BadInput
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    # a custom error shows the message as it is (a ValueError's gets "Value error, " before it)
+    return PydanticCustomError("invalid_deployer", "{message}", {"message": message})
 
 
 def _names(value: list[str] | dict[str, str], what: str) -> None:
@@ -43,9 +64,25 @@ class RegisteredDeployer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="What relgate.yaml names in `deployer: {ref: NAME}`.")
-    type: Literal["command"] = "command"
-    command: str | list[str] = Field(description="Run by /bin/sh -c (a string) or as an argv.")
-    timeout_seconds: float = Field(default=300, gt=0)
+    type: Literal["command", "kubernetes"] = "command"
+    command: str | list[str] | None = Field(
+        default=None, description="Run by /bin/sh -c (a string) or as an argv (type command)."
+    )
+    timeout_seconds: float = Field(
+        default=300, gt=0, description="For the deploy command, or the kubernetes rollout."
+    )
+    workload: str | None = Field(default=None, description="kubernetes: the workload's name.")
+    kind: WorkloadKind | None = Field(
+        default=None, description="kubernetes: Deployment (the default), StatefulSet, DaemonSet."
+    )
+    container: str | None = Field(default=None, description="kubernetes: the container to set.")
+    namespace: str | None = Field(
+        default=None, description="kubernetes: the namespace; the environment's name when unset."
+    )
+    context: str | None = Field(default=None, description="kubernetes: the kubeconfig context.")
+    kubeconfig: str | None = Field(
+        default=None, description="kubernetes: the kubeconfig's path on the server."
+    )
     verify_command: str | list[str] | None = Field(
         default=None,
         description="Run after a successful deploy when the environment has no `verify:`.",
@@ -95,6 +132,45 @@ class RegisteredDeployer(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _kind_of_deployer(self) -> RegisteredDeployer:
+        kube = [
+            key
+            for key in ("workload", "kind", "container", "namespace", "context", "kubeconfig")
+            if getattr(self, key) is not None
+        ]
+        if self.type == "command":
+            if self.command is None:
+                raise _invalid("command: a deployer of type command needs a command")
+            if kube:
+                raise _invalid(
+                    f"{', '.join(kube)}: only for a deployer of type kubernetes (--type kubernetes)"
+                )
+        else:
+            if self.command is not None:
+                raise _invalid("command: a deployer of type kubernetes runs no deploy command")
+            # the same checks as relgate.yaml's `deployer: {type: kubernetes}`, field by field
+            try:
+                self._kubernetes_spec()
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                message = str(first["msg"]).removeprefix("Value error, ")
+                raise _invalid(f"{where}: {message}") from None
+        return self
+
+    def _kubernetes_spec(self) -> KubernetesDeployerSpec:
+        return KubernetesDeployerSpec(
+            type="kubernetes",
+            kind=self.kind or "Deployment",
+            workload=self.workload,
+            container=self.container,
+            namespace=self.namespace,
+            context=self.context,
+            kubeconfig=self.kubeconfig,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+    @model_validator(mode="after")
     def _variables(self) -> RegisteredDeployer:
         _names(self.env, "env")
         _names(self.env_allow, "env_allow")
@@ -135,12 +211,17 @@ class RegisteredDeployer(BaseModel):
             values[name] = value
         return values
 
-    def deployer_spec(self, environ: Mapping[str, str]) -> CommandDeployerSpec:
-        """Return the command deployer this definition stands for, secrets resolved.
+    def deployer_spec(
+        self, environ: Mapping[str, str]
+    ) -> CommandDeployerSpec | KubernetesDeployerSpec:
+        """Return the deployer this definition stands for, secrets resolved.
 
         Raises BadInput naming the variable when a ``secret_env`` variable is not
         set in ``environ`` (the server's environment).
         """
+        if self.type == "kubernetes":
+            return self._kubernetes_spec()
+        assert self.command is not None  # checked by _kind_of_deployer
         return CommandDeployerSpec(
             type="command",
             command=self.command,

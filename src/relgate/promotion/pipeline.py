@@ -21,6 +21,7 @@ from relgate.deploy.config import (
     CommandVerifySpec,
     DeployerRef,
     DeployerSpec,
+    KubernetesDeployerSpec,
     VerifySpec,
 )
 from relgate.promotion.gates import GateSpec
@@ -126,14 +127,15 @@ class PipelineSpec(BaseModel):
             where: tuple[str | int, ...] = ("environments", index)
             if not env.protected:
                 continue
-            if isinstance(env.deployer, CommandDeployerSpec):
+            if isinstance(env.deployer, CommandDeployerSpec | KubernetesDeployerSpec):
                 problems.append(
                     (
                         (*where, "deployer"),
                         f"{env.name} is protected: its deployer must be one an admin registered "
-                        "on the server (`relgate deployers add NAME --type command --command ...`),"
-                        " named here as `deployer: {ref: NAME}`; a command of relgate.yaml's own "
-                        "is not run there",
+                        "on the server (`relgate deployers add NAME --type command --command ...`"
+                        " or `--type kubernetes --workload ...`), named here as "
+                        "`deployer: {ref: NAME}`; a deployer of relgate.yaml's own is not run "
+                        "there",
                     )
                 )
             if isinstance(env.verify, CommandVerifySpec):

@@ -435,6 +435,9 @@ def _show(spec: Any) -> str:
     kind = data.get("type")
     if kind == "http":
         return f"an http check of {data.get('url')}"
+    if kind == "kubernetes":
+        workload = f"{str(data.get('kind')).lower()}/{data.get('workload') or '(the service)'}"
+        return f"the kubernetes {workload} in {data.get('namespace') or 'the environment'}"
     command = data.get("command")
     shown = command if isinstance(command, str) else " ".join(command or [])
     return f"the command {shown!r}"

@@ -96,7 +96,7 @@ def test_numbers_in_env_become_text() -> None:
         (
             "deployer:\n  type: gitops\n",
             "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`",
+            "or `type: command` or `type: kubernetes`",
         ),
         (
             "deployer: {type: command, command: x}\nverify:\n  type: ftp\n",

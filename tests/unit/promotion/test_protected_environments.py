@@ -84,8 +84,24 @@ def test_a_command_of_its_own_in_a_protected_environment_is_refused_naming_line_
     assert message == (
         "relgate.yaml:6: environments[1].deployer: production is protected: its deployer must "
         "be one an admin registered on the server (`relgate deployers add NAME --type command "
-        "--command ...`), named here as `deployer: {ref: NAME}`; a command of relgate.yaml's "
-        "own is not run there"
+        "--command ...` or `--type kubernetes --workload ...`), named here as "
+        "`deployer: {ref: NAME}`; a deployer of relgate.yaml's own is not run there"
+    )
+
+
+def test_a_kubernetes_deployer_of_its_own_in_a_protected_environment_is_refused() -> None:
+    message = refusal(
+        """\
+          - name: dev
+            deployer: {type: command, command: ./deploy.sh}
+          - name: production
+            deployer: {type: kubernetes, workload: payments}
+        """
+    )
+
+    assert message.startswith(
+        "relgate.yaml:6: environments[1].deployer: production is protected: its deployer must "
+        "be one an admin registered on the server"
     )
 
 
