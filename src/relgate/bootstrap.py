@@ -86,7 +86,7 @@ def build(
     releases = ReleaseService(uow, clock)
     promotion = PromotionService(uow, clock)
     releases.subscribe(promotion.auto_promote)
-    registry = default_registry()
+    registry = default_registry(Path(settings.data_dir) if settings.data_dir else None)
     worker = Worker(
         uow,
         clock,

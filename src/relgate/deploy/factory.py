@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from relgate.deploy.command import CommandDeployer
-from relgate.deploy.config import CommandDeployerSpec, CommandVerifySpec, HttpVerifySpec
+from relgate.deploy.config import (
+    CommandDeployerSpec,
+    CommandVerifySpec,
+    GitopsDeployerSpec,
+    HttpVerifySpec,
+)
+from relgate.deploy.gitops import GitOpsDeployer
 from relgate.deploy.ports import Deployer, Verifier
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
@@ -70,12 +76,26 @@ class DeployerRegistry:
         return self._verifiers[type_](spec, context)
 
 
-def default_registry() -> DeployerRegistry:
-    """Every deployer and verifier type a relgate server offers."""
+def default_registry(data_dir: Path | None = None) -> DeployerRegistry:
+    """Every deployer and verifier type a relgate server offers.
+
+    ``data_dir`` is the server's data folder: the gitops deployer clones under
+    its ``gitops/`` when a deployment has no working folder of its own.
+    """
     registry = DeployerRegistry()
     registry.add_deployer(
         "command",
         lambda spec, ctx: CommandDeployer(_as(spec, CommandDeployerSpec), base_dir=ctx.base_dir),
+    )
+    # the health check runs in the deployer, after the push: it needs the pushed commit
+    registry.add_deployer(
+        "gitops",
+        lambda spec, ctx: GitOpsDeployer(
+            _as(spec, GitopsDeployerSpec),
+            base_dir=ctx.base_dir,
+            environ=ctx.environ,
+            cache_dir=data_dir / "gitops" if data_dir is not None else None,
+        ),
     )
     registry.add_verifier("http", lambda spec, ctx: HttpVerifier(_as(spec, HttpVerifySpec)))
     registry.add_verifier(
