@@ -128,7 +128,15 @@ class GitOpsDeployer:
                 "NAME@sha256:<64 hex>",
             )
         deadline = time.monotonic() + spec.timeout_seconds
-        git = Git(git_environment(self._environ), deadline=deadline, cancel=cancel, log=log)
+        # the identity of relgate's commits, also as committer of a rebase or a revert
+        identity = (f"user.name={spec.author_name}", f"user.email={spec.author_email}")
+        git = Git(
+            git_environment(self._environ),
+            deadline=deadline,
+            cancel=cancel,
+            log=log,
+            config=identity,
+        )
         try:
             with self._workspace(request) as root:
                 revision, written = self._write_and_push(git, root, request, target, log)
@@ -377,20 +385,8 @@ class GitOpsDeployer:
         return "\n".join(lines) + "\n"
 
     def _commit(self, git: Git, clone: Path, message: str) -> None:
-        spec = self._spec
         self._check(
-            git.run(
-                "-c",
-                f"user.name={spec.author_name}",
-                "-c",
-                f"user.email={spec.author_email}",
-                "commit",
-                "--quiet",
-                "--no-verify",
-                "-m",
-                message,
-                cwd=clone,
-            ),
+            git.run("commit", "--quiet", "--no-verify", "-m", message, cwd=clone),
             "git commit failed",
         )
 

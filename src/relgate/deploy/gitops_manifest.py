@@ -9,6 +9,7 @@ nothing else. Pure functions over text: no git, no files.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from relgate.deploy.config import GitopsDeployerSpec
 
@@ -171,7 +173,25 @@ def _set_key(mapping: Any, key: str, value: str, *, before: str | None = None) -
         mapping.insert(list(mapping).index(before), key, value)
         return True
     mapping[key] = _styled(old, value)
+    _shift_comment(mapping, key, len(value) - len(old if isinstance(old, str) else ""))
     return True
+
+
+def _shift_comment(node: Any, key: Any, delta: int) -> None:
+    """Move the comment after ``key``'s value by ``delta`` columns, so its gap stays as it was.
+
+    ruamel.yaml keeps an end-of-line comment at its old column; a longer value
+    would push it to one space after the value instead.
+    """
+    entry = getattr(node, "ca", None) and node.ca.items.get(key)
+    if not entry:
+        return
+    token = entry[2] if isinstance(node, dict) and len(entry) > 2 else entry[0]
+    mark = getattr(token, "start_mark", None)
+    if isinstance(token, CommentToken) and mark is not None and delta:
+        moved = copy.copy(mark)
+        moved.column = max(0, mark.column + delta)
+        token.start_mark = moved
 
 
 def _set_kustomize(data: CommentedMap, image: str, ref: ImageRef, file: str) -> bool:
@@ -237,6 +257,7 @@ def _set_path(data: CommentedMap, path: str, value: str, file: str) -> bool:
         if isinstance(old, str) and old == value:
             return False
         node[last] = _styled(old, value)
+        _shift_comment(node, last, len(value) - len(old if isinstance(old, str) else ""))
         return True
     if not isinstance(node, dict):
         raise ManifestError(f"{where}: {'.'.join(walked) or 'the top'} is not a mapping")

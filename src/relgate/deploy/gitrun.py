@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -44,6 +44,7 @@ PASSED_VARIABLES = (
     "GIT_SSH",
     "GIT_SSH_COMMAND",
     "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_NOSYSTEM",
     "GIT_SSL_CAINFO",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
@@ -111,8 +112,11 @@ class Git:
         deadline: float,
         cancel: threading.Event | None,
         log: LogSink,
+        config: Sequence[str] = (),
     ) -> None:
+        """``config`` are ``name=value`` settings given to every command (``git -c``)."""
         self._env = dict(env)
+        self._config = [arg for item in config for arg in ("-c", item)]
         self._deadline = deadline
         self._cancel = cancel
         self._log = log
@@ -135,7 +139,7 @@ class Git:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 process = subprocess.Popen(
-                    ["git", *args],
+                    ["git", *self._config, *args],
                     cwd=cwd,
                     env=self._env,
                     stdin=subprocess.DEVNULL,
