@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from relgate import limits
+from relgate.deploy.registered import RegisteredGitops
 
 
 class _Body(BaseModel):
@@ -31,8 +32,11 @@ class PipelineDecision(_Body):
 
 class DeployerCreate(_Body):
     name: str = Field(max_length=63, description="What relgate.yaml names: deployer: {ref: NAME}.")
-    type: Literal["command"] = "command"
-    command: str | list[str] = Field(max_length=limits.COMMAND)
+    type: Literal["command", "gitops"] = "command"
+    command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
+    gitops: RegisteredGitops | None = Field(
+        default=None, description="type gitops: repository, branch, file, format, health..."
+    )
     timeout_seconds: float = 300
     verify_command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
     verify_timeout_seconds: float = 60

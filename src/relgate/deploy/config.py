@@ -396,6 +396,13 @@ class GitopsDeployerSpec(BaseModel):
     def _keys(cls, value: str | None) -> str | None:
         return _key_path(value)
 
+    @field_validator("author_name", "author_email")
+    @classmethod
+    def _identity(cls, value: str) -> str:
+        if not value.strip() or any(ord(char) < 32 or char in "<>" for char in value):
+            raise ValueError(f"{value!r} cannot be a commit author's name or email")
+        return value
+
     @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:

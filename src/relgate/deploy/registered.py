@@ -9,6 +9,11 @@ secrets it gets are decided by an admin, never by whoever can apply a pipeline.
 variable of the command to a variable of the server's own environment
 (``--secret-env NAME=SERVERVAR``), read when a deployment runs, so the value
 never enters the database.
+
+``type: gitops`` registers a gitops deployer: its settings go under ``gitops:``
+(the keys of relgate.yaml's ``deployer: {type: gitops, ...}``). Push
+credentials are the server's own (git's credential helpers, its SSH agent or
+keys); an Argo CD token is named by the server variable holding it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from relgate.deploy.config import (
     USER_NAME,
     CommandDeployerSpec,
     CommandVerifySpec,
+    GitopsDeployerSpec,
 )
 from relgate.errors import BadInput
 
@@ -37,14 +43,25 @@ def _names(value: list[str] | dict[str, str], what: str) -> None:
             raise ValueError(f"{what}: {name} is set by relgate from the deployment")
 
 
+class RegisteredGitops(GitopsDeployerSpec):
+    """The ``gitops:`` settings of a registered gitops deployer (``type`` may be left out)."""
+
+    type: Literal["gitops"] = "gitops"
+
+
 class RegisteredDeployer(BaseModel):
     """One deployer definition held by the server."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="What relgate.yaml names in `deployer: {ref: NAME}`.")
-    type: Literal["command"] = "command"
-    command: str | list[str] = Field(description="Run by /bin/sh -c (a string) or as an argv.")
+    type: Literal["command", "gitops"] = "command"
+    command: str | list[str] | None = Field(
+        default=None, description="type command: run by /bin/sh -c (a string) or as an argv."
+    )
+    gitops: RegisteredGitops | None = Field(
+        default=None, description="type gitops: the repository, file, format and health check."
+    )
     timeout_seconds: float = Field(default=300, gt=0)
     verify_command: str | list[str] | None = Field(
         default=None,
@@ -96,6 +113,14 @@ class RegisteredDeployer(BaseModel):
 
     @model_validator(mode="after")
     def _variables(self) -> RegisteredDeployer:
+        if self.type == "command" and self.command is None:
+            raise ValueError("a deployer of type command needs `command`")
+        if self.type == "command" and self.gitops is not None:
+            raise ValueError("`gitops` settings go with type gitops")
+        if self.type == "gitops" and self.gitops is None:
+            raise ValueError("a deployer of type gitops needs its `gitops` settings")
+        if self.type == "gitops" and self.command is not None:
+            raise ValueError("a deployer of type gitops runs no `command`")
         _names(self.env, "env")
         _names(self.env_allow, "env_allow")
         for name in self.env_allow:
@@ -135,12 +160,17 @@ class RegisteredDeployer(BaseModel):
             values[name] = value
         return values
 
-    def deployer_spec(self, environ: Mapping[str, str]) -> CommandDeployerSpec:
-        """Return the command deployer this definition stands for, secrets resolved.
+    def deployer_spec(
+        self, environ: Mapping[str, str]
+    ) -> CommandDeployerSpec | GitopsDeployerSpec:
+        """Return the deployer this definition stands for, secrets resolved.
 
         Raises BadInput naming the variable when a ``secret_env`` variable is not
         set in ``environ`` (the server's environment).
         """
+        if self.gitops is not None:
+            return self.gitops
+        assert self.command is not None
         return CommandDeployerSpec(
             type="command",
             command=self.command,

@@ -100,13 +100,14 @@ class PipelineSpec(BaseModel):
             where: tuple[str | int, ...] = ("environments", index)
             if not env.protected:
                 continue
-            if isinstance(env.deployer, CommandDeployerSpec):
+            if env.deployer is not None and not isinstance(env.deployer, DeployerRef):
+                kind = "a command" if isinstance(env.deployer, CommandDeployerSpec) else "a deployer"
                 problems.append(
                     (
                         (*where, "deployer"),
                         f"{env.name} is protected: its deployer must be one an admin registered "
                         "on the server (`relgate deployers add NAME --type command --command ...`),"
-                        " named here as `deployer: {ref: NAME}`; a command of relgate.yaml's own "
+                        f" named here as `deployer: {{ref: NAME}}`; {kind} of relgate.yaml's own "
                         "is not run there",
                     )
                 )
