@@ -160,9 +160,7 @@ class RegisteredDeployer(BaseModel):
             values[name] = value
         return values
 
-    def deployer_spec(
-        self, environ: Mapping[str, str]
-    ) -> CommandDeployerSpec | GitopsDeployerSpec:
+    def deployer_spec(self, environ: Mapping[str, str]) -> CommandDeployerSpec | GitopsDeployerSpec:
         """Return the deployer this definition stands for, secrets resolved.
 
         Raises BadInput naming the variable when a ``secret_env`` variable is not

@@ -101,7 +101,8 @@ class PipelineSpec(BaseModel):
             if not env.protected:
                 continue
             if env.deployer is not None and not isinstance(env.deployer, DeployerRef):
-                kind = "a command" if isinstance(env.deployer, CommandDeployerSpec) else "a deployer"
+                own = isinstance(env.deployer, CommandDeployerSpec)
+                kind = "a command" if own else "a deployer"
                 problems.append(
                     (
                         (*where, "deployer"),
