@@ -88,6 +88,16 @@ def test_a_release_promoted_through_gitops_environments_lands_in_the_config_repo
         url=url, token=admin,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
+    hostile = run_cli(
+        "deployers", "add", "hostile-config", "--type", "gitops",
+        "--repository", str(bare), "--file", "../../etc/passwd",
+        "--format", "kustomize", "--image", "shop",
+        url=url, token=admin,
+    )  # fmt: skip
+    assert hostile.returncode == 2, hostile.stdout + hostile.stderr
+    assert "gitops.file" in hostile.stderr
+    assert "must be a file path inside the repository" in hostile.stderr
+    assert "Traceback" not in hostile.stderr
     shown = run_cli("deployers", "show", f"{SERVICE}-config", url=url, token=admin)
     assert "gitops.file: overlays/production/kustomization.yaml" in shown.stdout
     folder = tmp_path / "service"
