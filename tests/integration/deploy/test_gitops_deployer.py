@@ -9,6 +9,7 @@ tests/support/fake_argocd.py); the HTTP health check against a real local server
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -622,3 +623,35 @@ def test_the_default_registry_builds_a_gitops_deployer_that_clones_under_the_dat
     clone = next(line for line in log.lines if line.startswith("$ git clone"))
     assert f" {tmp_path / 'data' / 'gitops'}/gitops-" in clone
     assert "gitops" in registry.deployer_types
+
+
+def test_a_deployment_with_a_working_folder_clones_there_and_cleans_up(
+    remote: Remote, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "deployment-7"
+    workdir.mkdir()
+    log = Lines()
+
+    outcome = deployer(kustomize(remote), tmp_path).deploy(request(workdir=workdir), log)
+
+    assert outcome.succeeded, outcome.reason
+    clone = next(line for line in log.lines if line.startswith("$ git clone"))
+    assert clone.endswith(f" -- {remote.bare} {workdir / 'gitops' / 'repo'}")
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_remote_that_never_answers_times_out_with_the_step_named(
+    remote: Remote, tmp_path: Path
+) -> None:
+    # a TCP listener that never accepts: git connects and waits for an answer forever
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        spec = kustomize(remote, repository=f"git://127.0.0.1:{port}/config.git", timeout_seconds=1)
+
+        outcome = deployer(spec, tmp_path).deploy(request(), Lines())
+
+    assert outcome.reason == (
+        f"could not clone branch main of git://127.0.0.1:{port}/config.git: timed out after 1 s"
+    )
