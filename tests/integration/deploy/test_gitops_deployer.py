@@ -655,3 +655,49 @@ def test_a_remote_that_never_answers_times_out_with_the_step_named(
     assert outcome.reason == (
         f"could not clone branch main of git://127.0.0.1:{port}/config.git: timed out after 1 s"
     )
+
+
+def test_a_failed_argocd_sync_of_the_pushed_commit_fails_with_its_message(
+    remote: Remote, tmp_path: Path, argocd: FakeArgoCd
+) -> None:
+    argocd.answer = lambda name, count: (
+        200,
+        application(
+            name,
+            sync="OutOfSync",
+            revision="0" * 40,
+            health="Healthy",
+            phase="Failed",
+            operation_revision=remote.head(),
+            message="one or more objects failed to apply",
+        ),
+    )
+    environ = {**server_env(), "ARGOCD_TOKEN": "s3cret"}
+
+    outcome = deployer(_argocd_spec(remote, argocd), tmp_path, environ).deploy(request(), Lines())
+
+    assert not outcome.succeeded
+    assert outcome.reason.endswith(
+        f"argocd sync of payments-prod to {remote.head()[:12]} failed: one or more objects "
+        "failed to apply"
+    )
+
+
+def test_a_commit_with_deployment_zero_starts_the_count_again_after_a_new_database(
+    remote: Remote, tmp_path: Path
+) -> None:
+    path = "overlays/production/kustomization.yaml"
+    old_server = "Relgate-Service: payments\nRelgate-Environment: production\n"
+    remote.push_change(
+        path, lambda t: t + "# 900\n", f"Old\n\n{old_server}Relgate-Deployment: 900.1"
+    )
+    gitops = deployer(kustomize(remote), tmp_path)
+    assert not gitops.deploy(request(fence="1.1", deployment_id="1"), Lines()).succeeded
+    remote.push_change(
+        path, lambda t: t + "# reset\n", f"Reset\n\n{old_server}Relgate-Deployment: 0"
+    )
+
+    outcome = gitops.deploy(request(fence="1.1", deployment_id="1"), Lines())
+
+    assert outcome.succeeded, outcome.reason
+    assert "Relgate-Deployment: 1.1" in remote.message()
