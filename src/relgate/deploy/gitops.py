@@ -145,6 +145,9 @@ class GitOpsDeployer:
         except OSError as exc:
             return StepOutcome(False, f"gitops: the working folder failed ({exc})")
         health = self._health(request, revision, log, cancel)
+        if health.reason == "cancelled":
+            log(f"cancelled during the health check; {written}")
+            return StepOutcome(False, "cancelled")
         if not health.succeeded:
             return StepOutcome(False, f"{written}; {health.reason}")
         return StepOutcome(True, f"{written}; {health.reason}" if spec.health else written)
@@ -209,8 +212,9 @@ class GitOpsDeployer:
                 how = "reverted" if committed else "committed"
                 return head, f"{how} {head[:12]} on {spec.branch} of {shown}"
             self._check_stopped(pushed, "git push")
-            if not _rejected(pushed):
-                raise _fail(f"git push to {shown} failed: {pushed.last_error()}")
+            if not _moved(pushed):
+                refused = _refusal(pushed)
+                raise _fail(f"git push to {shown} failed: {refused or pushed.last_error()}")
             if attempt == spec.push_retries:
                 break
             log(
@@ -435,11 +439,21 @@ class GitOpsDeployer:
         return CommandVerifier(health, base_dir=self._base_dir).verify(request, log, cancel=cancel)
 
 
-def _rejected(result: GitResult) -> bool:
-    """Whether ``git push --porcelain`` says the remote refused the ref (it moved)."""
-    return any(line.startswith("!") for line in result.out.splitlines()) or (
-        "[rejected]" in result.err or "fetch first" in result.err
-    )
+def _moved(result: GitResult) -> bool:
+    """Whether ``git push --porcelain`` says the ref was refused because the branch moved.
+
+    ``[rejected]`` (non-fast-forward, fetch first) is worth a fetch and a retry;
+    ``[remote rejected]`` (a protected branch, a hook) is not: it would refuse again.
+    """
+    return any(line.startswith("!") and "[rejected]" in line for line in result.out.splitlines())
+
+
+def _refusal(result: GitResult) -> str | None:
+    """The reason of a ``[remote rejected]`` line, e.g. ``pre-receive hook declined``."""
+    for line in result.out.splitlines():
+        if line.startswith("!") and "[remote rejected]" in line:
+            return line.split("[remote rejected]", 1)[1].strip(" ()") or "remote rejected"
+    return None
 
 
 def _trailers(body: str) -> dict[str, str]:

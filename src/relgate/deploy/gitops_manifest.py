@@ -70,6 +70,14 @@ def set_image(text: str, spec: GitopsDeployerSpec, ref: ImageRef) -> str | None:
     Raises ManifestError naming the problem when the text is too large, not one
     YAML document holding a mapping, or a key path leads somewhere else than a value.
     """
+    try:
+        return _set_image(text, spec, ref)
+    except RecursionError:
+        # a hostile manifest nested thousands of levels deep
+        raise ManifestError(f"{spec.file} is nested too deeply to edit") from None
+
+
+def _set_image(text: str, spec: GitopsDeployerSpec, ref: ImageRef) -> str | None:
     yaml, data = _load(text, spec.file)
     if spec.format == "kustomize":
         assert spec.image is not None
@@ -102,6 +110,8 @@ def pins(text: str, spec: GitopsDeployerSpec, ref: ImageRef) -> bool:
 def _load(text: str, file: str) -> tuple[YAML, CommentedMap]:
     if len(text.encode("utf-8", errors="replace")) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"{file} is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
+    if _too_deep(text):
+        raise ManifestError(f"{file} is nested too deeply to edit")
     yaml = YAML()
     yaml.preserve_quotes = True
     # never re-wrap a long line (a digest-pinned reference is long)
@@ -116,6 +126,28 @@ def _load(text: str, file: str) -> tuple[YAML, CommentedMap]:
     yaml.indent(mapping=indent, sequence=offset + 2, offset=offset)
     yaml.explicit_start = text.lstrip().startswith("---")
     return yaml, data
+
+
+MAX_FLOW_DEPTH = 64
+MAX_INDENT = 400
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than any manifest does (brackets or indentation).
+
+    Checked before parsing: ruamel.yaml takes seconds to fail on a few
+    thousand levels, and a hostile file must not hold a deployment that long.
+    Brackets inside quoted strings count too, which only errs on the safe side.
+    """
+    depth = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return True
+        elif char in "]}" and depth:
+            depth -= 1
+    return any(len(line) - len(line.lstrip(" ")) > MAX_INDENT for line in text.splitlines())
 
 
 def _guess_indent(text: str) -> tuple[int, int]:

@@ -701,3 +701,19 @@ def test_a_commit_with_deployment_zero_starts_the_count_again_after_a_new_databa
 
     assert outcome.succeeded, outcome.reason
     assert "Relgate-Deployment: 1.1" in remote.message()
+
+
+def test_a_push_the_remote_refuses_by_a_hook_fails_at_once_without_retries(
+    remote: Remote, tmp_path: Path
+) -> None:
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = remote.head()
+    log = Lines()
+
+    outcome = deployer(kustomize(remote), tmp_path).deploy(request(), log)
+
+    assert outcome.reason == f"git push to {remote.bare} failed: pre-receive hook declined"
+    assert not any(line.startswith("push rejected") for line in log.lines)
+    assert remote.head() == before

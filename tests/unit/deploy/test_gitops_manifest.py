@@ -142,3 +142,23 @@ def test_fences_order_by_deployment_then_attempt() -> None:
     assert fence_key("12") == (12, 0)
     assert fence_key("dep-42") is None
     assert fence_key("9.9") < fence_key("10.1")  # type: ignore[operator]
+
+
+def test_a_manifest_nested_thousands_deep_is_refused_not_a_crash() -> None:
+    text = "image: " + "[" * 400_000 + "]" * 400_000 + "\n"
+
+    with pytest.raises(ManifestError) as caught:
+        set_image(text, spec(format="helm", key="image"), REF)
+
+    assert str(caught.value) == "m.yaml is nested too deeply to edit"
+
+
+def test_a_manifest_indented_hundreds_of_levels_is_refused() -> None:
+    text = (
+        "".join(" " * level + f"k{level}:\n" for level in range(0, 1200, 2)) + " " * 1200 + "x: 1\n"
+    )
+
+    with pytest.raises(ManifestError) as caught:
+        set_image(text, spec(format="helm", key="image"), REF)
+
+    assert str(caught.value) == "m.yaml is nested too deeply to edit"
