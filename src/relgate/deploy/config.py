@@ -315,7 +315,7 @@ class GitopsDeployerSpec(BaseModel):
     type: Literal["gitops"]
     repository: str = Field(
         description="The config repository: an https://, ssh://, git:// or file:// URL, "
-        "user@host:path, or a path on the server (relative to relgate.yaml's folder)."
+        "user@host:path, or a path on the server (a relative one resolves as `cwd` does)."
     )
     branch: str = Field(default="main", description="The branch to commit to and push.")
     file: str = Field(description="The manifest, relative to the repository's root.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -166,3 +168,48 @@ def test_a_gitops_deployer_without_its_settings_is_refused() -> None:
         RegisteredDeployer.model_validate({"name": "payments-config", "type": "gitops"})
 
     assert "a deployer of type gitops needs its `gitops` settings" in str(caught.value)
+
+
+def test_the_servers_deployers_file_may_define_a_gitops_deployer(tmp_path: Path) -> None:
+    from relgate.promotion.deployers import load_deployers_file
+
+    file = tmp_path / "deployers.yaml"
+    file.write_text(
+        "deployers:\n"
+        "  - name: payments-config\n"
+        "    type: gitops\n"
+        "    gitops:\n"
+        "      repository: git@git.example:platform/config.git\n"
+        "      file: apps/payments/kustomization.yaml\n"
+        "      format: kustomize\n"
+        "      image: payments\n"
+        "      health: {type: http, url: 'https://payments.example/healthz'}\n"
+    )
+
+    [loaded] = load_deployers_file(file)
+
+    spec = loaded.deployer_spec({})
+    assert isinstance(spec, GitopsDeployerSpec)
+    assert (spec.format, spec.image, spec.branch) == ("kustomize", "payments", "main")
+
+
+def test_a_deployers_file_with_a_hostile_gitops_path_names_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    from relgate.errors import InvalidConfig
+    from relgate.promotion.deployers import load_deployers_file
+
+    file = tmp_path / "deployers.yaml"
+    file.write_text(
+        "deployers:\n"
+        "  - name: payments-config\n"
+        "    type: gitops\n"
+        "    gitops: {repository: /srv/config.git, file: /etc/passwd, format: helm, key: image}\n"
+    )
+
+    with pytest.raises(InvalidConfig) as caught:
+        load_deployers_file(file)
+
+    message = str(caught.value)
+    assert message.startswith(f"{file}:4: deployers[0].gitops.file: ")
+    assert "must be a file path inside the repository" in message
