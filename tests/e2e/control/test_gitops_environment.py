@@ -98,6 +98,10 @@ def test_a_release_promoted_through_gitops_environments_lands_in_the_config_repo
     assert "gitops.file" in hostile.stderr
     assert "must be a file path inside the repository" in hostile.stderr
     assert "Traceback" not in hostile.stderr
+    listed = run_cli("deployers", "list", url=url, token=admin)
+    assert f"gitops {bare} overlays/production/kustomization.yaml@main" in " ".join(
+        listed.stdout.split()
+    ), listed.stdout
     shown = run_cli("deployers", "show", f"{SERVICE}-config", url=url, token=admin)
     assert "gitops.file: overlays/production/kustomization.yaml" in shown.stdout
     folder = tmp_path / "service"
