@@ -717,3 +717,28 @@ def test_a_push_the_remote_refuses_by_a_hook_fails_at_once_without_retries(
     assert outcome.reason == f"git push to {remote.bare} failed: pre-receive hook declined"
     assert not any(line.startswith("push rejected") for line in log.lines)
     assert remote.head() == before
+
+
+def test_a_command_health_check_runs_after_the_push_and_its_failure_fails_the_deployment(
+    remote: Remote, tmp_path: Path
+) -> None:
+    spec = kustomize(
+        remote,
+        health={
+            "type": "command",
+            "command": ["sh", "-c", 'echo "checking $RELGATE_VERSION"; exit 4'],
+        },
+    )
+    log = Lines()
+
+    outcome = deployer(spec, tmp_path).deploy(request(), log)
+
+    assert not outcome.succeeded
+    head = remote.head()
+    assert outcome.reason == (
+        f"committed {head[:12]} on main of {remote.bare}; verify command exited 4"
+    )
+    assert "checking 1.4.0" in log.lines
+    assert log.lines.index(f"health check (command) of {head[:12]}") > log.lines.index(
+        f"pushed {head[:12]} to main of {remote.bare}"
+    )
