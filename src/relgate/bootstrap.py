@@ -103,7 +103,7 @@ def build(
     )
     promotion = PromotionService(uow, clock)
     releases.subscribe(promotion.auto_promote)
-    registry = default_registry()
+    registry = default_registry(Path(settings.data_dir) if settings.data_dir else None)
     worker = Worker(
         uow,
         clock,

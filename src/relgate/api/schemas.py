@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from relgate import limits
+from relgate.deploy.registered import RegisteredGitops
 
 
 class _Body(BaseModel):
@@ -31,8 +32,11 @@ class PipelineDecision(_Body):
 
 class DeployerCreate(_Body):
     name: str = Field(max_length=63, description="What relgate.yaml names: deployer: {ref: NAME}.")
-    type: Literal["command", "kubernetes"] = "command"
+    type: Literal["command", "kubernetes", "gitops"] = "command"
     command: str | list[str] | None = Field(default=None, max_length=limits.COMMAND)
+    gitops: RegisteredGitops | None = Field(
+        default=None, description="type gitops: repository, branch, file, format, health..."
+    )
     timeout_seconds: float = 300
     # type kubernetes (relgate.deploy.registered checks them as relgate.yaml's keys)
     workload: str | None = Field(default=None, max_length=253)

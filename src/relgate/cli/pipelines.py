@@ -266,6 +266,37 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return out
 
 
+def _gitops_settings(
+    given: dict[str, Any],
+    *,
+    health_url: str | None,
+    argocd: tuple[str | None, str | None, str | None],
+    health_timeout: float | None,
+) -> dict[str, Any]:
+    """The ``gitops`` settings of a registered deployer from the options given (the server
+    validates them)."""
+    settings = {name: value for name, value in given.items() if value is not None}
+    argocd_url, application, token_env = argocd
+    timeout = {"timeout_seconds": health_timeout} if health_timeout is not None else {}
+    if health_url is not None and argocd_url is not None:
+        raise BadInput("give --health-url or --argocd-url, not both")
+    if health_url is not None:
+        settings["health"] = {"type": "http", "url": health_url, **timeout}
+    elif argocd_url is not None or application is not None or token_env is not None:
+        if not (argocd_url and application and token_env):
+            raise BadInput(
+                "an Argo CD health check needs --argocd-url, --argocd-app and --argocd-token-env"
+            )
+        settings["health"] = {
+            "type": "argocd",
+            "url": argocd_url,
+            "application": application,
+            "token_env": token_env,
+            **timeout,
+        }
+    return settings
+
+
 @deployers_app.command("add")
 def deployers_add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="relgate.yaml says {ref: NAME}.")],
@@ -273,12 +304,12 @@ def deployers_add(
         str | None,
         typer.Option(
             "--command",
-            help="The deploy command, run by /bin/sh -c (type command).",
+            help="--type command: the deploy command, run by /bin/sh -c.",
             show_default=False,
         ),
     ] = None,
     kind: Annotated[
-        str, typer.Option("--type", help="The kind of deployer: command or kubernetes.")
+        str, typer.Option("--type", help="The kind of deployer: command, kubernetes or gitops.")
     ] = "command",
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.001, help="Seconds before the deploy command fails.")
@@ -368,6 +399,106 @@ def deployers_add(
             show_default=False,
         ),
     ] = None,
+    repository: Annotated[
+        str | None,
+        typer.Option(
+            "--repository",
+            help="--type gitops: the config repository (URL or server path).",
+            show_default=False,
+        ),
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            help="--type gitops: the branch to push to (default main).",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="--type gitops: the manifest, relative to the repository root.",
+            show_default=False,
+        ),
+    ] = None,
+    manifest_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="--type gitops: kustomize, helm or yaml.", show_default=False
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="--type gitops: kustomize: the name of the images: entry.",
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="--type gitops: helm/yaml: key path of the full image reference.",
+            show_default=False,
+        ),
+    ] = None,
+    repository_key: Annotated[
+        str | None,
+        typer.Option(
+            "--repository-key",
+            help="--type gitops: helm/yaml: key path of the name.",
+            show_default=False,
+        ),
+    ] = None,
+    digest_key: Annotated[
+        str | None,
+        typer.Option(
+            "--digest-key",
+            help="--type gitops: helm/yaml: key path of the digest.",
+            show_default=False,
+        ),
+    ] = None,
+    push_retries: Annotated[
+        int | None,
+        typer.Option("--push-retries", min=0, max=20, help="gitops: rejected pushes retried."),
+    ] = None,
+    health_url: Annotated[
+        str | None,
+        typer.Option(
+            "--health-url",
+            help="--type gitops: health check: an HTTP URL answering 200.",
+            show_default=False,
+        ),
+    ] = None,
+    argocd_url: Annotated[
+        str | None,
+        typer.Option(
+            "--argocd-url",
+            help="--type gitops: health check: the Argo CD server.",
+            show_default=False,
+        ),
+    ] = None,
+    argocd_app: Annotated[
+        str | None,
+        typer.Option(
+            "--argocd-app", help="--type gitops: the Argo CD application.", show_default=False
+        ),
+    ] = None,
+    argocd_token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--argocd-token-env",
+            help="--type gitops: the server's variable holding the Argo CD token.",
+            show_default=False,
+        ),
+    ] = None,
+    health_timeout: Annotated[
+        float | None,
+        typer.Option("--health-timeout", min=0.001, help="gitops: seconds for the health check."),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -375,7 +506,9 @@ def deployers_add(
     """Register a deployer on the server (admin); protected environments deploy only with one.
 
     `--type command --command C` runs a command; `--type kubernetes --workload W
-    [--namespace N --context C --kubeconfig PATH]` sets the workload's image.
+    [--namespace N --context C --kubeconfig PATH]` sets the workload's image;
+    `--type gitops --repository R --file F --format kustomize|helm|yaml` commits the
+    image into a manifest and pushes it.
     """
     from relgate.cli.output import escape, print_json
 
@@ -402,6 +535,24 @@ def deployers_add(
         "kubeconfig": kubeconfig,
     }
     body.update({key: value for key, value in kube.items() if value is not None})
+    if kind == "gitops":
+        body["gitops"] = _gitops_settings(
+            {
+                "repository": repository,
+                "branch": branch,
+                "file": file,
+                "format": manifest_format,
+                "image": image,
+                "key": key,
+                "repository_key": repository_key,
+                "digest_key": digest_key,
+                "push_retries": push_retries,
+                "timeout_seconds": timeout if timeout != 300 else None,
+            },
+            health_url=health_url,
+            argocd=(argocd_url, argocd_app, argocd_token_env),
+            health_timeout=health_timeout,
+        )
     with _client(url, token) as client:
         answer = client.post("/api/v1/deployers", json=body)
     if json_output:
@@ -431,7 +582,7 @@ def deployers_list(
             [
                 [
                     d["name"],
-                    _command(d.get("command")) if d.get("type") != "kubernetes" else _kube(d),
+                    _what_runs(d),
                     _command(d.get("verify_command")),
                     ", ".join(d.get("env_allow") or []) or "-",
                     ", ".join([*(d.get("secrets") or []), *(d.get("secret_env") or {})]) or "-",
@@ -447,6 +598,16 @@ def _kube(definition: dict[str, Any]) -> str:
     kind = (definition.get("kind") or "Deployment").lower()
     where = definition.get("namespace") or "the environment's namespace"
     return f"kubernetes {kind}/{definition.get('workload') or '(the service)'} in {where}"
+
+
+def _what_runs(definition: dict[str, Any]) -> str:
+    """The command of a command deployer; what a kubernetes or gitops one changes."""
+    if definition.get("type") == "kubernetes":
+        return _kube(definition)
+    gitops = definition.get("gitops")
+    if isinstance(gitops, dict):
+        return f"gitops {gitops.get('repository')} {gitops.get('file')}@{gitops.get('branch')}"
+    return _command(definition.get("command"))
 
 
 def _command(value: Any) -> str:
@@ -495,6 +656,11 @@ def deployers_show(
     _out(escape(f"secrets: {', '.join(answer.get('secrets') or []) or '-'}"))
     secret_env = answer.get("secret_env") or {}
     _out(escape(f"secret_env: {', '.join(f'{k} from {v}' for k, v in secret_env.items()) or '-'}"))
+    gitops = answer.get("gitops")
+    if isinstance(gitops, dict):
+        for key, value in gitops.items():
+            if key != "type" and value is not None:
+                _out(escape(f"gitops.{key}: {value}"))
 
 
 @deployers_app.command("remove")

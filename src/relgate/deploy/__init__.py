@@ -7,10 +7,12 @@ from relgate.deploy.config import (
     CommandDeployerSpec,
     CommandVerifySpec,
     DeployerSpec,
+    GitopsDeployerSpec,
     HttpVerifySpec,
     VerifySpec,
 )
 from relgate.deploy.factory import build_deployer, build_verifier
+from relgate.deploy.gitops import GitOpsDeployer
 from relgate.deploy.ports import Deployer, DeployRequest, LogSink, StepOutcome, Verifier
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
@@ -22,6 +24,8 @@ __all__ = [
     "DeployRequest",
     "Deployer",
     "DeployerSpec",
+    "GitOpsDeployer",
+    "GitopsDeployerSpec",
     "HttpVerifier",
     "HttpVerifySpec",
     "LogSink",

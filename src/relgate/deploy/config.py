@@ -2,6 +2,8 @@
 
 deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
       or  {type: kubernetes, workload: payments, kind: Deployment, namespace: production}
+      or  {type: gitops, repository: ..., file: ..., format: kustomize, image: ...}
+          (relgate.deploy.gitops: writes the digest into a manifest, commits, pushes)
       or  {ref: payments-prod}: a deployer an admin registered on the server
           (relgate.deploy.registered); the only kind a protected environment may use
 verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
@@ -15,7 +17,15 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEPLOYER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -311,6 +321,205 @@ class DeployerRef(BaseModel):
         return value
 
 
+# a branch name git accepts and that cannot read as an option or a range
+BRANCH_NAME = re.compile(r"^(?!-)(?!/)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
+# one step of a key path: a mapping key, then optional [N] or [field=value] selectors
+_KEY = r"[A-Za-z0-9_-]+"
+_SELECTOR = r"\[(?:\d+|[A-Za-z0-9_-]+=[A-Za-z0-9_.-]+)\]"
+KEY_PATH = re.compile(rf"^{_KEY}(?:{_SELECTOR})*(?:\.{_KEY}(?:{_SELECTOR})*)*$")
+
+
+def _key_path(value: str | None) -> str | None:
+    if value is not None and (len(value) > 500 or not KEY_PATH.match(value)):
+        raise ValueError(
+            f"{value!r} is not a key path: keys joined by '.', a list item as [0] or "
+            "[name=app] (e.g. image.digest or spec.template.spec.containers[name=app].image)"
+        )
+    return value
+
+
+class ArgoCdHealthSpec(BaseModel):
+    """Wait until an Argo CD application is synced at the pushed commit and healthy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["argocd"]
+    url: str = Field(description="The Argo CD server, e.g. https://argocd.example.")
+    application: str = Field(description="The application's name (`argocd app list`).")
+    token_env: str = Field(
+        description="The server's environment variable holding an Argo CD API token "
+        "(sent as a bearer token); never in relgate.yaml."
+    )
+    timeout_seconds: float = Field(
+        default=300, gt=0, description="Fails when not synced and healthy after this long."
+    )
+    interval_seconds: float = Field(default=2, gt=0, description="Pause between polls.")
+    request_timeout_seconds: float = Field(default=10, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// address of the Argo CD server")
+        return value.rstrip("/")
+
+    @field_validator("application")
+    @classmethod
+    def _application(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9.-]{0,252}$", value):
+            raise ValueError(f"{value!r} is not an Argo CD application name")
+        return value
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, value: str) -> str:
+        if not ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid environment variable name")
+        if value.upper().startswith("RELGATE_"):
+            raise ValueError(f"{value} cannot be used: RELGATE_* variables are relgate's own")
+        return value
+
+
+GitopsHealthSpec = Annotated[
+    Annotated[HttpVerifySpec, Tag("http")]
+    | Annotated[CommandVerifySpec, Tag("command")]
+    | Annotated[ArgoCdHealthSpec, Tag("argocd")],
+    Field(discriminator=_by_type("http", "command", "argocd")),
+]
+"""The ``health:`` of a gitops deployer: what says the pushed change is live and healthy."""
+
+
+class GitopsDeployerSpec(BaseModel):
+    """Deploy by writing the digest-pinned image into a manifest of a config repository.
+
+    relgate clones ``repository``, sets the image in ``file`` (a kustomization's
+    ``images:``, a Helm values key or a key of a plain YAML file, comments and
+    layout kept), commits, pushes to ``branch`` (never forced) and then waits for
+    ``health``. Push credentials are the server's own (git's credential helpers,
+    SSH agent or keys); relgate.yaml never holds them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["gitops"]
+    repository: str = Field(
+        description="The config repository: an https://, ssh://, git:// or file:// URL, "
+        "user@host:path, or a path on the server (a relative one resolves as `cwd` does)."
+    )
+    branch: str = Field(default="main", description="The branch to commit to and push.")
+    file: str = Field(description="The manifest, relative to the repository's root.")
+    format: Literal["kustomize", "helm", "yaml"] = Field(
+        description="kustomize: the `images:` entry named `image`; helm or yaml: key paths."
+    )
+    image: str | None = Field(
+        default=None,
+        description="kustomize: the `name` of the `images:` entry to set (newName and digest).",
+    )
+    key: str | None = Field(
+        default=None,
+        description="helm/yaml: the key path that holds the full reference (name@sha256:...).",
+    )
+    repository_key: str | None = Field(
+        default=None, description="helm/yaml: the key path for the image name alone."
+    )
+    digest_key: str | None = Field(
+        default=None, description="helm/yaml: the key path for the digest alone (sha256:...)."
+    )
+    author_name: str = Field(default="relgate", max_length=200)
+    author_email: str = Field(default="relgate@localhost", max_length=320)
+    push_retries: int = Field(
+        default=3, ge=0, le=20, description="Rejected pushes retried (fetch, rebase) this often."
+    )
+    timeout_seconds: float = Field(
+        default=120, gt=0, description="Clone, edit, commit and push fail after this long."
+    )
+    health: GitopsHealthSpec | None = Field(
+        default=None,
+        description="Waited for after the push; the deployment succeeds only once it passes.",
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not value.strip() or value != value.strip() or len(value) > 2000:
+            raise ValueError("must be a repository URL or path")
+        if value.startswith("-") or any(ord(char) < 32 for char in value):
+            raise ValueError(f"{value!r} is not a repository URL or path")
+        # `ext::`, `fd::` and other transport helpers run programs: never
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", value):
+            raise ValueError(f"{value!r}: transport helpers (TRANSPORT::) are not allowed")
+        scheme = urlsplit(value).scheme if "://" in value else ""
+        if scheme and scheme not in ("https", "http", "ssh", "git", "file"):
+            raise ValueError(f"{value!r}: use https://, ssh://, git://, file:// or a path")
+        return value
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not BRANCH_NAME.match(value) or value.endswith(".lock"):
+            raise ValueError(f"{value!r} is not a branch name")
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str) -> str:
+        parts = value.replace("\\", "/").split("/")
+        if (
+            not value
+            or len(value) > 500
+            or value.startswith(("/", "~"))
+            or "\\" in value
+            or any(ord(char) < 32 for char in value)
+            or any(part in ("..", ".git") for part in parts)
+            or not parts[-1]
+            or parts[-1] == "."
+        ):
+            raise ValueError(
+                f"{value!r} must be a file path inside the repository, relative to its root "
+                "(no '..', no leading '/', not in .git)"
+            )
+        return "/".join(part for part in parts if part not in ("", "."))
+
+    @field_validator("key", "repository_key", "digest_key")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        return _key_path(value)
+
+    @field_validator("author_name", "author_email")
+    @classmethod
+    def _identity(cls, value: str) -> str:
+        if not value.strip() or any(ord(char) < 32 or char in "<>" for char in value):
+            raise ValueError(f"{value!r} cannot be a commit author's name or email")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,499}$", value):
+            raise ValueError(f"{value!r} is not an image name")
+        return value
+
+    @model_validator(mode="after")
+    def _what_to_set(self) -> GitopsDeployerSpec:
+        if self.format == "kustomize":
+            if self.image is None:
+                raise ValueError("format kustomize needs `image`: the name of its images: entry")
+            if self.key or self.repository_key or self.digest_key:
+                raise ValueError("format kustomize sets `image`; key paths are for helm and yaml")
+            return self
+        if self.image is not None:
+            raise ValueError(f"format {self.format} sets key paths: `key` or `digest_key`")
+        if (self.key is None) == (self.digest_key is None):
+            raise ValueError(
+                f"format {self.format} needs either `key` (the full reference) or "
+                "`digest_key` (with an optional `repository_key`), not both"
+            )
+        if self.repository_key is not None and self.digest_key is None:
+            raise ValueError("`repository_key` goes with `digest_key`")
+        return self
+
+
 def _deployer_kind(value: Any) -> Any:
     """``ref`` for a reference to a registered deployer, else the ``type`` key."""
     if isinstance(value, dict):
@@ -323,13 +532,14 @@ def _deployer_kind(value: Any) -> Any:
 DeployerSpec = Annotated[
     Annotated[CommandDeployerSpec, Tag("command")]
     | Annotated[KubernetesDeployerSpec, Tag("kubernetes")]
+    | Annotated[GitopsDeployerSpec, Tag("gitops")]
     | Annotated[DeployerRef, Tag("ref")],
     Field(
         discriminator=Discriminator(
             _deployer_kind,
             custom_error_type="invalid_type",
             custom_error_message="give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command` or `type: kubernetes`",
+            "or `type: command`, `type: kubernetes` or `type: gitops`",
         )
     ),
 ]

@@ -17,9 +17,11 @@ from relgate.deploy.command import CommandDeployer
 from relgate.deploy.config import (
     CommandDeployerSpec,
     CommandVerifySpec,
+    GitopsDeployerSpec,
     HttpVerifySpec,
     KubernetesDeployerSpec,
 )
+from relgate.deploy.gitops import GitOpsDeployer
 from relgate.deploy.kubernetes import KubernetesDeployer
 from relgate.deploy.ports import Deployer, Verifier
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
@@ -76,8 +78,12 @@ class DeployerRegistry:
         return self._verifiers[type_](spec, context)
 
 
-def default_registry() -> DeployerRegistry:
-    """Every deployer and verifier type a relgate server offers."""
+def default_registry(data_dir: Path | None = None) -> DeployerRegistry:
+    """Every deployer and verifier type a relgate server offers.
+
+    ``data_dir`` is the server's data folder: the gitops deployer clones under
+    its ``gitops/`` when a deployment has no working folder of its own.
+    """
     registry = DeployerRegistry()
     registry.add_deployer(
         "command",
@@ -87,6 +93,16 @@ def default_registry() -> DeployerRegistry:
         "kubernetes",
         lambda spec, ctx: KubernetesDeployer(
             _as(spec, KubernetesDeployerSpec), base_dir=ctx.base_dir, environ=ctx.environ
+        ),
+    )
+    # the health check runs in the deployer, after the push: it needs the pushed commit
+    registry.add_deployer(
+        "gitops",
+        lambda spec, ctx: GitOpsDeployer(
+            _as(spec, GitopsDeployerSpec),
+            base_dir=ctx.base_dir,
+            environ=ctx.environ,
+            cache_dir=data_dir / "gitops" if data_dir is not None else None,
         ),
     )
     registry.add_verifier("http", lambda spec, ctx: HttpVerifier(_as(spec, HttpVerifySpec)))

@@ -15,6 +15,11 @@ never enters the database.
 ``kubeconfig`` (a path on the server) are the keys of relgate.yaml's
 ``deployer: {type: kubernetes}``, and ``timeout_seconds`` bounds the rollout.
 The verify command, when given, runs as for a command deployer.
+
+``type: gitops`` registers a gitops deployer: its settings go under ``gitops:``
+(the keys of relgate.yaml's ``deployer: {type: gitops, ...}``). Push
+credentials are the server's own (git's credential helpers, its SSH agent or
+keys); an Argo CD token is named by the server variable holding it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from relgate.deploy.config import (
     USER_NAME,
     CommandDeployerSpec,
     CommandVerifySpec,
+    GitopsDeployerSpec,
     KubernetesDeployerSpec,
     WorkloadKind,
 )
@@ -58,13 +64,19 @@ def _names(value: list[str] | dict[str, str], what: str) -> None:
             raise ValueError(f"{what}: {name} is set by relgate from the deployment")
 
 
+class RegisteredGitops(GitopsDeployerSpec):
+    """The ``gitops:`` settings of a registered gitops deployer (``type`` may be left out)."""
+
+    type: Literal["gitops"] = "gitops"
+
+
 class RegisteredDeployer(BaseModel):
     """One deployer definition held by the server."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="What relgate.yaml names in `deployer: {ref: NAME}`.")
-    type: Literal["command", "kubernetes"] = "command"
+    type: Literal["command", "kubernetes", "gitops"] = "command"
     command: str | list[str] | None = Field(
         default=None, description="Run by /bin/sh -c (a string) or as an argv (type command)."
     )
@@ -82,6 +94,9 @@ class RegisteredDeployer(BaseModel):
     context: str | None = Field(default=None, description="kubernetes: the kubeconfig context.")
     kubeconfig: str | None = Field(
         default=None, description="kubernetes: the kubeconfig's path on the server."
+    )
+    gitops: RegisteredGitops | None = Field(
+        default=None, description="type gitops: the repository, file, format and health check."
     )
     verify_command: str | list[str] | None = Field(
         default=None,
@@ -145,9 +160,18 @@ class RegisteredDeployer(BaseModel):
                 raise _invalid(
                     f"{', '.join(kube)}: only for a deployer of type kubernetes (--type kubernetes)"
                 )
+            if self.gitops is not None:
+                raise _invalid("gitops: only for a deployer of type gitops (--type gitops)")
+        elif self.type == "gitops":
+            if kube:
+                raise _invalid(
+                    f"{', '.join(kube)}: only for a deployer of type kubernetes (--type kubernetes)"
+                )
         else:
             if self.command is not None:
                 raise _invalid("command: a deployer of type kubernetes runs no deploy command")
+            if self.gitops is not None:
+                raise _invalid("gitops: only for a deployer of type gitops (--type gitops)")
             # the same checks as relgate.yaml's `deployer: {type: kubernetes}`, field by field
             try:
                 self._kubernetes_spec()
@@ -172,6 +196,10 @@ class RegisteredDeployer(BaseModel):
 
     @model_validator(mode="after")
     def _variables(self) -> RegisteredDeployer:
+        if self.type == "gitops" and self.gitops is None:
+            raise ValueError("a deployer of type gitops needs its `gitops` settings")
+        if self.type == "gitops" and self.command is not None:
+            raise ValueError("a deployer of type gitops runs no `command`")
         _names(self.env, "env")
         _names(self.env_allow, "env_allow")
         for name in self.env_allow:
@@ -213,7 +241,7 @@ class RegisteredDeployer(BaseModel):
 
     def deployer_spec(
         self, environ: Mapping[str, str]
-    ) -> CommandDeployerSpec | KubernetesDeployerSpec:
+    ) -> CommandDeployerSpec | KubernetesDeployerSpec | GitopsDeployerSpec:
         """Return the deployer this definition stands for, secrets resolved.
 
         Raises BadInput naming the variable when a ``secret_env`` variable is not
@@ -221,6 +249,8 @@ class RegisteredDeployer(BaseModel):
         """
         if self.type == "kubernetes":
             return self._kubernetes_spec()
+        if self.gitops is not None:
+            return self.gitops
         assert self.command is not None  # checked by _kind_of_deployer
         return CommandDeployerSpec(
             type="command",

@@ -183,7 +183,8 @@ def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
         candidate = (*path, part)
         if isinstance(part, str):
             # a discriminated union puts the tag's value in the path; it may equal a key
-            if isinstance(node, dict) and node.get("type") == part:
+            # (a registered deployer's `gitops:` settings beside its `type: gitops`)
+            if isinstance(node, dict) and node.get("type") == part and part not in node:
                 continue
             # `deployer: {ref: NAME}` is the member tagged "ref" (relgate.deploy.config),
             # always followed by the field that failed

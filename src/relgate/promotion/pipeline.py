@@ -17,11 +17,9 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from relgate.deploy.config import (
-    CommandDeployerSpec,
     CommandVerifySpec,
     DeployerRef,
     DeployerSpec,
-    KubernetesDeployerSpec,
     VerifySpec,
 )
 from relgate.promotion.gates import GateSpec
@@ -127,7 +125,7 @@ class PipelineSpec(BaseModel):
             where: tuple[str | int, ...] = ("environments", index)
             if not env.protected:
                 continue
-            if isinstance(env.deployer, CommandDeployerSpec | KubernetesDeployerSpec):
+            if env.deployer is not None and not isinstance(env.deployer, DeployerRef):
                 problems.append(
                     (
                         (*where, "deployer"),

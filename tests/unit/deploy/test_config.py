@@ -94,9 +94,14 @@ def test_numbers_in_env_become_text() -> None:
     ("text", "expected"),
     [
         (
-            "deployer:\n  type: gitops\n",
+            "deployer:\n  type: ftp\n",
             "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command` or `type: kubernetes`",
+            "or `type: command`, `type: kubernetes` or `type: gitops`",
+        ),
+        (
+            "deployer: {type: gitops, repository: /srv/config.git, format: helm, key: image,\n"
+            "  file: ../../etc/passwd}\n",
+            "'../../etc/passwd' must be a file path inside the repository",
         ),
         (
             "deployer: {type: command, command: x}\nverify:\n  type: ftp\n",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from relgate.deploy.config import GitopsDeployerSpec
 from relgate.deploy.registered import RegisteredDeployer
 from relgate.errors import BadInput
 
@@ -83,7 +86,9 @@ def test_a_secret_from_an_unset_server_variable_is_a_clear_error() -> None:
             {"secrets": {"TOKEN": "x"}, "secret_env": {"TOKEN": "SERVER_TOKEN"}},
             "TOKEN is given both as a secret and as a secret_env",
         ),
-        ({"type": "gitops"}, "Input should be 'command'"),
+        ({"type": "ftp"}, "Input should be 'command', 'kubernetes' or 'gitops'"),
+        ({"type": "gitops"}, "a deployer of type gitops needs its `gitops` settings"),
+        ({"command": None}, "a deployer of type command needs a command"),
         ({"run_as": "root; rm -rf /"}, "is not a user name"),
     ],
 )
@@ -94,3 +99,117 @@ def test_an_invalid_definition_is_refused_naming_what_is_wrong(
         definition(**fields)
 
     assert expected in str(caught.value)
+
+
+GITOPS = {
+    "repository": "git@git.example:platform/config.git",
+    "file": "apps/payments/values.yaml",
+    "format": "helm",
+    "digest_key": "image.digest",
+    "health": {
+        "type": "argocd",
+        "url": "https://argocd.example",
+        "application": "payments-prod",
+        "token_env": "ARGOCD_TOKEN",
+    },
+}
+
+
+def test_a_registered_gitops_deployer_stands_for_the_gitops_spec_it_holds() -> None:
+    registered = RegisteredDeployer.model_validate(
+        {"name": "payments-config", "type": "gitops", "gitops": GITOPS}
+    )
+
+    spec = registered.deployer_spec({})
+
+    assert isinstance(spec, GitopsDeployerSpec)
+    assert spec.type == "gitops"
+    assert spec.repository == "git@git.example:platform/config.git"
+    assert spec.branch == "main"
+    assert spec.digest_key == "image.digest"
+    assert registered.verify_spec({}) is None
+    # stored as JSON in the database and read back the same
+    again = RegisteredDeployer.model_validate(registered.model_dump(mode="json"))
+    assert again == registered
+    assert again.public()["gitops"]["health"]["token_env"] == "ARGOCD_TOKEN"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"file": "/etc/passwd"}, "must be a file path inside the repository"),
+        ({"repository": "ext::sh -c id"}, "transport helpers (TRANSPORT::) are not allowed"),
+        (
+            {
+                "health": {
+                    "type": "argocd",
+                    "url": "https://a",
+                    "application": "x",
+                    "token_env": "RELGATE_DATABASE_URL",
+                }
+            },
+            "RELGATE_* variables are relgate's own",
+        ),
+    ],
+)
+def test_a_registered_gitops_deployer_with_bad_settings_is_refused(
+    settings: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RegisteredDeployer.model_validate(
+            {"name": "payments-config", "type": "gitops", "gitops": {**GITOPS, **settings}}
+        )
+
+    assert expected in str(caught.value)
+
+
+def test_a_gitops_deployer_without_its_settings_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        RegisteredDeployer.model_validate({"name": "payments-config", "type": "gitops"})
+
+    assert "a deployer of type gitops needs its `gitops` settings" in str(caught.value)
+
+
+def test_the_servers_deployers_file_may_define_a_gitops_deployer(tmp_path: Path) -> None:
+    from relgate.promotion.deployers import load_deployers_file
+
+    file = tmp_path / "deployers.yaml"
+    file.write_text(
+        "deployers:\n"
+        "  - name: payments-config\n"
+        "    type: gitops\n"
+        "    gitops:\n"
+        "      repository: git@git.example:platform/config.git\n"
+        "      file: apps/payments/kustomization.yaml\n"
+        "      format: kustomize\n"
+        "      image: payments\n"
+        "      health: {type: http, url: 'https://payments.example/healthz'}\n"
+    )
+
+    [loaded] = load_deployers_file(file)
+
+    spec = loaded.deployer_spec({})
+    assert isinstance(spec, GitopsDeployerSpec)
+    assert (spec.format, spec.image, spec.branch) == ("kustomize", "payments", "main")
+
+
+def test_a_deployers_file_with_a_hostile_gitops_path_names_file_line_and_field(
+    tmp_path: Path,
+) -> None:
+    from relgate.errors import InvalidConfig
+    from relgate.promotion.deployers import load_deployers_file
+
+    file = tmp_path / "deployers.yaml"
+    file.write_text(
+        "deployers:\n"
+        "  - name: payments-config\n"
+        "    type: gitops\n"
+        "    gitops: {repository: /srv/config.git, file: /etc/passwd, format: helm, key: image}\n"
+    )
+
+    with pytest.raises(InvalidConfig) as caught:
+        load_deployers_file(file)
+
+    message = str(caught.value)
+    assert message.startswith(f"{file}:4: deployers[0].gitops.file: ")
+    assert "must be a file path inside the repository" in message

@@ -138,3 +138,18 @@ def test_a_reference_cannot_carry_a_command() -> None:
     message = refusal("  - name: production\n    deployer: {ref: prod, command: ./x.sh}\n")
 
     assert message.startswith("relgate.yaml:4: environments[0].deployer.command: ")
+
+
+def test_a_protected_environment_may_not_bring_a_gitops_deployer_of_its_own() -> None:
+    message = refusal(
+        "  - name: production\n"
+        "    deployer:\n"
+        "      type: gitops\n"
+        "      repository: /srv/config.git\n"
+        "      file: values.yaml\n"
+        "      format: helm\n"
+        "      digest_key: image.digest\n"
+    )
+
+    assert "production is protected: its deployer must be one an admin registered" in message
+    assert "a deployer of relgate.yaml's own is not run there" in message
