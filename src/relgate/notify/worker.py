@@ -1,0 +1,407 @@
+"""The delivery worker: fans outbox events out to subscribers and delivers them, at least once.
+
+Two steps, each its own short transaction, so several replicas share the work:
+
+1. Fan-out: outbox events not yet fanned out are locked (``FOR UPDATE SKIP
+   LOCKED`` on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``),
+   one delivery row is added per event and admitting subscriber, and the events
+   are marked. A subscriber gets only events newer than itself.
+2. Delivery: due deliveries are claimed the same way under a lease
+   (``claimed_until``); ``attempts`` grows at each claim and fences the result:
+   a worker whose lease ran out cannot overwrite the next attempt's outcome.
+   A crash mid-delivery leaves the row ``delivering`` until the lease ends; then
+   any worker claims it again. Failures wait an exponential back-off with
+   jitter; after ``max_attempts`` the delivery is ``dead`` until
+   ``relgate notify retry``.
+
+Receivers de-duplicate on the event id (``Relgate-Event-Id``, the CloudEvent
+``id``): a delivery is sent again only after a failure or an expired lease.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, insert, or_, select, update
+
+from relgate.clock import Clock
+from relgate.notify import slack, webhook
+from relgate.notify.backoff import Backoff
+from relgate.notify.delivery import HttpSender, SendResult
+from relgate.notify.events import DomainEvent, EventType
+from relgate.notify.subscribers import DeliveryState, Filters, SubscriberKind
+from relgate.store.tables import DeliveryRow, OutboxRow, SubscriberRow
+from relgate.store.uow import UnitOfWorkFactory, as_utc
+
+log = logging.getLogger("relgate.notify")
+
+FANOUT_BATCH = 500
+CLAIM_BATCH = 20
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One delivery a worker holds under a lease: what to send, where, and its fence."""
+
+    delivery_id: int
+    attempt: int
+    claimed_until: datetime
+    kind: SubscriberKind
+    url: str
+    secret: str | None
+    secret_env: str | None
+    event: DomainEvent
+
+
+class NotifyWorker:
+    """Runs fan-out and delivery in ``threads`` threads until stopped."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        sender: HttpSender | None = None,
+        backoff: Backoff | None = None,
+        max_attempts: int = 10,
+        lease_seconds: float = 60.0,
+        public_url: str = "",
+        environ: Mapping[str, str] | None = None,
+        threads: int = 2,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._sender = sender or HttpSender()
+        self._backoff = backoff or Backoff()
+        self._max_attempts = max(1, max_attempts)
+        # a claim must outlast the slowest send, else a second worker would send it meanwhile
+        self._lease = max(lease_seconds, self._sender.longest_seconds + 1)
+        self._public_url = public_url
+        self._environ: Mapping[str, str] = environ if environ is not None else {}
+        self._threads_wanted = max(1, threads)
+        self._poll = poll_seconds
+        self.worker_id = f"notify-{uuid.uuid4().hex[:12]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ life
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        for index in range(self._threads_wanted):
+            thread = threading.Thread(
+                target=self._loop, name=f"relgate-notify-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming; a send in flight ends within its timeouts (its lease covers the rest)."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:  # a worker thread must survive any single failure
+                log.exception("notification worker iteration failed")
+            self._wake.wait(self._poll)
+            self._wake.clear()
+
+    def run_once(self) -> int:
+        """Fan out new events, then claim and send due deliveries; return how much was done."""
+        done = self.fan_out()
+        claims = self.claim()
+        for index, claim in enumerate(claims):
+            if self._stop.is_set() or not self._time_left(claim):
+                # give the rest back now rather than make them wait for the lease
+                self.release(claims[index:])
+                break
+            self.deliver(claim)
+        return done + len(claims)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def fan_out(self, limit: int = FANOUT_BATCH) -> int:
+        """Make the deliveries of up to ``limit`` new outbox events; return how many events."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            session = uow.session
+            events = session.execute(
+                select(
+                    OutboxRow.id,
+                    OutboxRow.event_id,
+                    OutboxRow.type,
+                    OutboxRow.service,
+                    OutboxRow.environment,
+                )
+                .where(OutboxRow.fanned_out_at.is_(None))
+                .order_by(OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not events:
+                return 0
+            subscribers = [
+                (row.id, row.after_outbox_id, _filters(row))
+                for row in session.scalars(select(SubscriberRow).where(SubscriberRow.enabled))
+            ]
+            deliveries: list[dict[str, Any]] = []
+            for event in events:
+                for subscriber_id, after, filters in subscribers:
+                    if event.id > after and filters.admits(
+                        event.type, event.service, event.environment
+                    ):
+                        deliveries.append(
+                            {
+                                "subscriber_id": subscriber_id,
+                                "outbox_id": event.id,
+                                "event_id": event.event_id,
+                                "state": DeliveryState.PENDING.value,
+                                "attempts": 0,
+                                "next_attempt_at": now,
+                                "created_at": now,
+                            }
+                        )
+            if deliveries:
+                session.execute(insert(DeliveryRow), deliveries)
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_([event.id for event in events]))
+                .values(fanned_out_at=now)
+            )
+            uow.commit()
+            return len(events)
+
+    # ------------------------------------------------------------------ claiming
+
+    def claim(self, limit: int = CLAIM_BATCH) -> list[Claim]:
+        """Claim up to ``limit`` due deliveries (pending and due, or whose lease ran out)."""
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._lease)
+        claims: list[Claim] = []
+        with self._uow() as uow:
+            session = uow.session
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(
+                    or_(
+                        and_(
+                            DeliveryRow.state == DeliveryState.PENDING.value,
+                            DeliveryRow.next_attempt_at <= now,
+                        ),
+                        and_(
+                            DeliveryRow.state == DeliveryState.DELIVERING.value,
+                            DeliveryRow.claimed_until < now,
+                        ),
+                    )
+                )
+                .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            subscribers = {
+                row.id: row
+                for row in session.scalars(
+                    select(SubscriberRow).where(
+                        SubscriberRow.id.in_({row.subscriber_id for row in rows})
+                    )
+                )
+            }
+            events = {
+                row.id: row
+                for row in session.scalars(
+                    select(OutboxRow).where(OutboxRow.id.in_({row.outbox_id for row in rows}))
+                )
+            }
+            for row in rows:
+                if (
+                    row.state == DeliveryState.DELIVERING.value
+                    and row.attempts >= self._max_attempts
+                ):
+                    _dead(row, now, f"attempt {row.attempts} was interrupted (its lease ran out)")
+                    continue
+                subscriber = subscribers[row.subscriber_id]
+                event = _event(events[row.outbox_id])
+                if event is None:
+                    _dead(row, now, f"unknown event type {events[row.outbox_id].type!r}")
+                    continue
+                row.state = DeliveryState.DELIVERING.value
+                row.attempts += 1
+                row.claimed_by = self.worker_id
+                row.claimed_until = until
+                claims.append(
+                    Claim(
+                        delivery_id=row.id,
+                        attempt=row.attempts,
+                        claimed_until=until,
+                        kind=SubscriberKind(subscriber.kind),
+                        url=subscriber.url,
+                        secret=subscriber.secret,
+                        secret_env=subscriber.secret_env,
+                        event=event,
+                    )
+                )
+            uow.commit()
+        return claims
+
+    def _time_left(self, claim: Claim) -> bool:
+        left = (claim.claimed_until - self._clock.now()).total_seconds()
+        return left > self._sender.longest_seconds
+
+    def release(self, claims: list[Claim]) -> None:
+        """Give claims back unsent: pending again, their attempt not counted."""
+        if not claims:
+            return
+        with self._uow() as uow:
+            for claim in claims:
+                uow.session.execute(
+                    update(DeliveryRow)
+                    .where(*self._fence(claim))
+                    .values(
+                        state=DeliveryState.PENDING.value,
+                        attempts=claim.attempt - 1,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+            uow.commit()
+
+    # ------------------------------------------------------------------ sending
+
+    def deliver(self, claim: Claim) -> SendResult:
+        """Send one claimed delivery and record the outcome (under its fence); return it."""
+        try:
+            url, headers, body = self.render(claim)
+        except _NotSendable as exc:
+            result = SendResult(False, None, str(exc))
+        else:
+            result = self._sender.send(url, headers, body)
+        self._finish(claim, result)
+        return result
+
+    def render(self, claim: Claim) -> tuple[str, dict[str, str], bytes]:
+        """Return the URL, headers and body of a claim, as its subscriber's kind wants them."""
+        event = claim.event
+        headers = {
+            webhook.EVENT_ID_HEADER: event.id,
+            webhook.ATTEMPT_HEADER: str(claim.attempt),
+        }
+        if claim.kind is SubscriberKind.SLACK:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(slack.message(event, self._public_url)).encode()
+            return claim.url, headers, body
+        ce_headers, body = webhook.cloudevent(event, self._public_url)
+        headers.update(
+            {"Content-Type": ce_headers.get("content-type", "application/cloudevents+json")}
+        )
+        secret = claim.secret
+        if secret is None and claim.secret_env is not None:
+            secret = self._environ.get(claim.secret_env)
+            if not secret:
+                raise _NotSendable(
+                    f"the server variable {claim.secret_env} holding the signing secret is not set"
+                )
+        if secret:
+            headers[webhook.SIGNATURE_HEADER] = webhook.signature(
+                secret, int(self._clock.now().timestamp()), body
+            )
+        return claim.url, headers, body
+
+    def _fence(self, claim: Claim) -> tuple[Any, ...]:
+        return (
+            DeliveryRow.id == claim.delivery_id,
+            DeliveryRow.state == DeliveryState.DELIVERING.value,
+            DeliveryRow.claimed_by == self.worker_id,
+            DeliveryRow.attempts == claim.attempt,
+        )
+
+    def _finish(self, claim: Claim, result: SendResult) -> None:
+        now = self._clock.now()
+        values: dict[str, Any] = {
+            "last_status": result.status,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if result.delivered:
+            values.update(state=DeliveryState.DELIVERED.value, delivered_at=now, last_error=None)
+        elif claim.attempt >= self._max_attempts:
+            values.update(
+                state=DeliveryState.DEAD.value, last_error=result.error, next_attempt_at=now
+            )
+        else:
+            delay = self._backoff.delay(claim.attempt)
+            values.update(
+                state=DeliveryState.PENDING.value,
+                last_error=result.error,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+        with self._uow() as uow:
+            result_rows = uow.session.execute(
+                update(DeliveryRow).where(*self._fence(claim)).values(**values)
+            )
+            changed = cast("CursorResult[Any]", result_rows).rowcount
+            uow.commit()
+        if not changed:
+            log.warning(
+                "delivery %s attempt %s finished after its lease: another attempt owns it",
+                claim.delivery_id,
+                claim.attempt,
+            )
+
+
+class _NotSendable(Exception):
+    """A delivery that cannot be sent as configured (a missing secret): a failed attempt."""
+
+
+def _filters(row: SubscriberRow) -> Filters:
+    return Filters(
+        services=tuple(row.services or ()),
+        environments=tuple(row.environments or ()),
+        event_types=tuple(row.event_types or ()),
+    )
+
+
+def _event(row: OutboxRow) -> DomainEvent | None:
+    try:
+        event_type = EventType(row.type)
+    except ValueError:
+        return None
+    return DomainEvent(
+        type=event_type,
+        subject=row.subject,
+        time=as_utc(row.created_at),
+        service=row.service,
+        environment=row.environment,
+        actor=row.actor,
+        data=dict(row.data or {}),
+        id=row.event_id,
+    )
+
+
+def _dead(row: DeliveryRow, now: datetime, why: str) -> None:
+    row.state = DeliveryState.DEAD.value
+    row.last_error = why
+    row.claimed_by = None
+    row.claimed_until = None
+    row.next_attempt_at = now
