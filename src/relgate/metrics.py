@@ -113,11 +113,12 @@ class StoreCollector:
             unfanned = session.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.fanned_out_at.is_(None))
             )
-            by_state = dict(
-                session.execute(
+            by_state: dict[str, int] = {
+                state: count
+                for state, count in session.execute(
                     select(DeliveryRow.state, func.count()).group_by(DeliveryRow.state)
-                ).tuples()
-            )
+                )
+            }
             backlog = GaugeMetricFamily(
                 "relgate_outbox_backlog",
                 "Notification work not done: events to fan out, deliveries pending, delivering.",

@@ -8,6 +8,7 @@ exchange has a deadline, and at most ``MAX_ANSWER_BYTES`` of an answer are read
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,17 +33,26 @@ class HttpSender:
     """POSTs bodies with one pooled httpx client; thread-safe, as httpx.Client is."""
 
     def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 10.0) -> None:
+        self._connect = connect_timeout
+        self._read = read_timeout
+        self._deadline = connect_timeout + 2 * read_timeout
+        self._lock = threading.Lock()
+        self._open: httpx.Client | None = None
+
+    def _client(self) -> httpx.Client:
         import httpx
 
-        self._deadline = connect_timeout + 2 * read_timeout
-        self._client = httpx.Client(
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
-            ),
-            headers={"User-Agent": "relgate-notify"},
-            trust_env=False,
-        )
+        with self._lock:
+            if self._open is None:
+                self._open = httpx.Client(
+                    follow_redirects=False,
+                    timeout=httpx.Timeout(
+                        connect=self._connect, read=self._read, write=self._read, pool=self._connect
+                    ),
+                    headers={"User-Agent": "relgate-notify"},
+                    trust_env=False,
+                )
+            return self._open
 
     @property
     def longest_seconds(self) -> float:
@@ -55,7 +65,7 @@ class HttpSender:
 
         started = time.monotonic()
         try:
-            with self._client.stream("POST", url, headers=headers, content=body) as answer:
+            with self._client().stream("POST", url, headers=headers, content=body) as answer:
                 excerpt = bytearray()
                 for chunk in answer.iter_bytes():
                     excerpt.extend(chunk[: MAX_ANSWER_BYTES - len(excerpt)])
@@ -77,7 +87,11 @@ class HttpSender:
         return SendResult(False, status, _clip(f"HTTP {status}" + (f": {text}" if text else "")))
 
     def close(self) -> None:
-        self._client.close()
+        """Close the pooled connections; a later ``send`` opens new ones."""
+        with self._lock:
+            client, self._open = self._open, None
+        if client is not None:
+            client.close()
 
 
 def _clip(text: str) -> str:

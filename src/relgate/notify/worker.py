@@ -89,6 +89,7 @@ class NotifyWorker:
         self._threads_wanted = max(1, threads)
         self._poll = poll_seconds
         self.worker_id = f"notify-{uuid.uuid4().hex[:12]}"
+        self.sent = 0  # attempts this worker sent, for tests and the bench
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -115,6 +116,7 @@ class NotifyWorker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        self._sender.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -297,6 +299,7 @@ class NotifyWorker:
             result = SendResult(False, None, str(exc))
         else:
             result = self._sender.send(url, headers, body)
+            self.sent += 1  # one thread per claim; an approximate count is enough
         self._finish(claim, result)
         return result
 
