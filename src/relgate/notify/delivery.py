@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    pass
+    import httpx
 
 MAX_ANSWER_BYTES = 4096
 MAX_ERROR_CHARS = 500

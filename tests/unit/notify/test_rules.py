@@ -119,9 +119,9 @@ def test_a_receiver_url_must_be_http_or_https_with_a_host(url: str, message: str
 
 
 def test_validation_names_the_field_that_is_wrong() -> None:
-    with pytest.raises(BadInput, match="^name 'Ops!'"):
+    with pytest.raises(BadInput, match=r"^name 'Ops!'"):
         validate(spec(name="Ops!"))
-    with pytest.raises(BadInput, match="event 'deployment.exploded' is not an event"):
+    with pytest.raises(BadInput, match=r"event 'deployment\.exploded' is not an event"):
         validate(spec(filters=Filters(event_types=("deployment.exploded",))))
     with pytest.raises(BadInput, match="not both"):
         validate(spec(secret_env="HOOK_SECRET"))
