@@ -162,7 +162,7 @@ class StoreCollector:
                     if action != REFUSED or not isinstance(after, dict):
                         continue
                     for gate in after.get("gates") or []:
-                        if isinstance(gate, dict) and gate.get("status") not in ("passed", None):
+                        if isinstance(gate, dict) and gate.get("status") not in ("pass", None):
                             self._refusals[str(gate.get("gate") or "?")[:100]] += 1
                 if len(rows) < AUDIT_PAGE:
                     return Counter(self._refusals)
