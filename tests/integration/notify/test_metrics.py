@@ -107,7 +107,9 @@ def seed(uow: UnitOfWorkFactory) -> None:
     append_events(uow, 3)
 
 
-def samples(uow: UnitOfWorkFactory, registry: object | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def samples(
+    uow: UnitOfWorkFactory, registry: object | None = None
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     reg = registry or metrics.registry(uow)
     body, content_type = metrics.render(reg)  # type: ignore[arg-type]
     assert content_type.startswith("text/plain")

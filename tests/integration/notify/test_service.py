@@ -61,7 +61,7 @@ def test_only_admins_manage_subscribers_and_only_within_their_scope(
 
 
 def test_bad_subscribers_are_refused_naming_the_field(service: NotifyService) -> None:
-    with pytest.raises(BadInput, match="^url 'ftp://x/'"):
+    with pytest.raises(BadInput, match=r"^url 'ftp://x/'"):
         service.add(ADMIN, SubscriberSpec("ops", SubscriberKind.WEBHOOK, "ftp://x/", secret="k"))
     with pytest.raises(BadInput, match="a webhook subscriber is signed"):
         service.add(ADMIN, SubscriberSpec("ops", SubscriberKind.WEBHOOK, "https://x.example/"))
