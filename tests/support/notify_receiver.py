@@ -53,6 +53,7 @@ class NotifyReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real servers do: no 40 ms delayed-ACK stalls
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))

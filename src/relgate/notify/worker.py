@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, insert, or_, select, update
 
 from relgate.clock import Clock
 from relgate.notify import slack, webhook
@@ -44,6 +45,7 @@ log = logging.getLogger("relgate.notify")
 
 FANOUT_BATCH = 500
 CLAIM_BATCH = 20
+FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -132,12 +134,20 @@ class NotifyWorker:
         """Fan out new events, then claim and send due deliveries; return how much was done."""
         done = self.fan_out()
         claims = self.claim()
+        # outcomes are recorded together (one commit, not one per delivery), at the
+        # latest every FLUSH_SECONDS: a crash before that only sends them again
+        outcomes: list[tuple[Claim, SendResult]] = []
+        flushed = time.monotonic()
         for index, claim in enumerate(claims):
             if self._stop.is_set() or not self._time_left(claim):
                 # give the rest back now rather than make them wait for the lease
                 self.release(claims[index:])
                 break
-            self.deliver(claim)
+            outcomes.append((claim, self.send(claim)))
+            if time.monotonic() - flushed > FLUSH_SECONDS:
+                self.record(outcomes)
+                outcomes, flushed = [], time.monotonic()
+        self.record(outcomes)
         return done + len(claims)
 
     # ------------------------------------------------------------------ fan-out
@@ -293,15 +303,18 @@ class NotifyWorker:
 
     def deliver(self, claim: Claim) -> SendResult:
         """Send one claimed delivery and record the outcome (under its fence); return it."""
+        result = self.send(claim)
+        self.record([(claim, result)])
+        return result
+
+    def send(self, claim: Claim) -> SendResult:
+        """Send one claimed delivery; return what the receiver did (nothing recorded yet)."""
         try:
             url, headers, body = self.render(claim)
         except _NotSendable as exc:
-            result = SendResult(False, None, str(exc))
-        else:
-            result = self._sender.send(url, headers, body)
-            self.sent += 1  # one thread per claim; an approximate count is enough
-        self._finish(claim, result)
-        return result
+            return SendResult(False, None, str(exc))
+        self.sent += 1  # an approximate count across threads is enough
+        return self._sender.send(url, headers, body)
 
     def render(self, claim: Claim) -> tuple[str, dict[str, str], bytes]:
         """Return the URL, headers and body of a claim, as its subscriber's kind wants them."""
@@ -339,38 +352,66 @@ class NotifyWorker:
             DeliveryRow.attempts == claim.attempt,
         )
 
-    def _finish(self, claim: Claim, result: SendResult) -> None:
+    def record(self, outcomes: list[tuple[Claim, SendResult]]) -> int:
+        """Record the outcomes of sent claims in one transaction, each under its fence.
+
+        Return how many were recorded; an outcome whose lease ran out (another
+        worker claimed the delivery again) is dropped, as that attempt owns it.
+        """
+        if not outcomes:
+            return 0
         now = self._clock.now()
+        table = cast("Table", DeliveryRow.__table__)
+        # one UPDATE executed for many rows (executemany): the fence is in its WHERE
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("d_id"),
+                table.c.state == DeliveryState.DELIVERING.value,
+                table.c.claimed_by == self.worker_id,
+                table.c.attempts == bindparam("d_attempt"),
+            )
+            .values(
+                state=bindparam("d_state"),
+                last_status=bindparam("d_status"),
+                last_error=bindparam("d_error"),
+                delivered_at=bindparam("d_delivered_at"),
+                next_attempt_at=bindparam("d_next"),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        with self._uow() as uow:
+            rows = uow.session.connection().execute(
+                statement, [self._outcome(claim, result, now) for claim, result in outcomes]
+            )
+            changed = max(0, cast("CursorResult[Any]", rows).rowcount)
+            uow.commit()
+        if changed < len(outcomes):
+            log.warning(
+                "%s delivery outcomes came after their lease: other attempts own them",
+                len(outcomes) - changed,
+            )
+        return changed
+
+    def _outcome(self, claim: Claim, result: SendResult, now: datetime) -> dict[str, Any]:
+        """Return the bound values of ``record``'s UPDATE for one outcome."""
         values: dict[str, Any] = {
-            "last_status": result.status,
-            "claimed_by": None,
-            "claimed_until": None,
+            "d_id": claim.delivery_id,
+            "d_attempt": claim.attempt,
+            "d_status": result.status,
+            "d_error": None if result.delivered else result.error,
+            "d_delivered_at": now if result.delivered else None,
+            "d_next": now,
         }
         if result.delivered:
-            values.update(state=DeliveryState.DELIVERED.value, delivered_at=now, last_error=None)
+            values["d_state"] = DeliveryState.DELIVERED.value
         elif claim.attempt >= self._max_attempts:
-            values.update(
-                state=DeliveryState.DEAD.value, last_error=result.error, next_attempt_at=now
-            )
+            values["d_state"] = DeliveryState.DEAD.value
         else:
-            delay = self._backoff.delay(claim.attempt)
-            values.update(
-                state=DeliveryState.PENDING.value,
-                last_error=result.error,
-                next_attempt_at=now + timedelta(seconds=delay),
-            )
-        with self._uow() as uow:
-            result_rows = uow.session.execute(
-                update(DeliveryRow).where(*self._fence(claim)).values(**values)
-            )
-            changed = cast("CursorResult[Any]", result_rows).rowcount
-            uow.commit()
-        if not changed:
-            log.warning(
-                "delivery %s attempt %s finished after its lease: another attempt owns it",
-                claim.delivery_id,
-                claim.attempt,
-            )
+            values["d_state"] = DeliveryState.PENDING.value
+            values["d_next"] = now + timedelta(seconds=self._backoff.delay(claim.attempt))
+        return values
 
 
 class _NotSendable(Exception):

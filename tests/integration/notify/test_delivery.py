@@ -210,7 +210,7 @@ def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_next_attempt(
         late.fan_out()
         [stale] = late.claim()
         wait_for(lambda: bool(make_worker(uow).claim()), timeout=30)  # lease expired: reclaimed
-        late._finish(stale, SendResult(False, 500, "late failure"))
+        assert late.record([(stale, SendResult(False, 500, "late failure"))]) == 0
         with uow() as unit:
             from sqlalchemy import select
 
