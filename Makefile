@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PYTHON) bench/control_plane.py
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py
+	$(PYTHON) bench/notify.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
