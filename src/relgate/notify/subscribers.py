@@ -89,6 +89,8 @@ def validate(spec: SubscriberSpec) -> SubscriberSpec:
         raise BadInput("secret: give the secret or the server variable holding it, not both")
     if spec.secret is not None and not (1 <= len(spec.secret) <= MAX_SECRET):
         raise BadInput(f"secret: must be 1 to {MAX_SECRET} characters")
+    if spec.secret is not None and not spec.secret.isprintable():
+        raise BadInput("secret: may not contain control characters")
     if spec.secret_env is not None and not re.match(
         r"^[A-Za-z_][A-Za-z0-9_]{0,199}$", spec.secret_env
     ):

@@ -232,3 +232,45 @@ def test_the_signature_matches_a_receiver_computing_it_by_the_documentation() ->
     body = b'{"specversion":"1.0"}'
     expected = hmac.new(b"key", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert webhook.signature("key", 1_700_000_000, body) == f"t=1700000000,v1={expected}"
+
+
+def test_a_secret_with_control_characters_is_refused() -> None:
+    with pytest.raises(BadInput, match="secret: may not contain control characters"):
+        validate(spec(secret="line\nbreak"))
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_the_notify_settings_are_read_from_the_environment() -> None:
+    from relgate.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "RELGATE_PUBLIC_URL": "https://relgate.example.com/",
+            "RELGATE_NOTIFY_MAX_ATTEMPTS": "4",
+            "RELGATE_NOTIFY_BACKOFF_BASE_SECONDS": "0.5",
+            "RELGATE_NOTIFY_BACKOFF_CAP_SECONDS": "30",
+            "RELGATE_METRICS_TOKEN": "scrape",
+        }
+    )
+    assert settings.public_url == "https://relgate.example.com"
+    assert (settings.notify_max_attempts, settings.notify_backoff_base_seconds) == (4, 0.5)
+    assert (settings.notify_backoff_cap_seconds, settings.metrics_token) == (30, "scrape")
+    assert Settings.from_env({}).notify_max_attempts == 10
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RELGATE_PUBLIC_URL", "relgate.example.com", "is not an http(s) URL"),
+        ("RELGATE_NOTIFY_MAX_ATTEMPTS", "0", "must be at least 1"),
+        ("RELGATE_NOTIFY_READ_TIMEOUT_SECONDS", "soon", "is not a number"),
+    ],
+)
+def test_a_bad_notify_setting_names_the_variable(variable: str, value: str, message: str) -> None:
+    from relgate.config import Settings
+
+    with pytest.raises(BadInput, match=variable) as caught:
+        Settings.from_env({variable: value})
+    assert message in str(caught.value)

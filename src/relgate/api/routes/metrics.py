@@ -13,7 +13,16 @@ from relgate.api.deps import ServicesDep
 router = APIRouter()
 
 
-@router.get("/metrics", tags=["health"], response_class=Response)
+@router.get(
+    "/metrics",
+    tags=["health"],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4."},
+        401: {"description": "No token, or neither RELGATE_METRICS_TOKEN nor a known token."},
+        403: {"description": "A token scoped to some services or environments, or a client's."},
+    },
+)
 async def scrape(
     services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Response:

@@ -36,7 +36,7 @@ class SubscriberCreate(BaseModel):
 class RetryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delivery_id: int | None = Field(default=None, ge=1)
+    delivery_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     all_dead: bool = False
 
 
