@@ -242,3 +242,41 @@ def test_two_workers_on_postgresql_never_deliver_one_attempt_at_once(
         sent = [item.event_id for item in receiver.received]
         assert len(sent) == len(set(sent)) == 300
         assert set(sent) == {event.id for event in events}
+
+
+def test_a_slack_subscriber_gets_the_rollback_message_unsigned(
+    uow: UnitOfWorkFactory, service: NotifyService
+) -> None:
+    with notify_receiver() as receiver:
+        service.add(ADMIN, SubscriberSpec(name="chat", kind=SubscriberKind.SLACK, url=receiver.url))
+        [event] = append_events(uow, 1)
+        with uow() as unit:
+            from sqlalchemy import update
+
+            from relgate.store.tables import OutboxRow
+
+            unit.session.execute(
+                update(OutboxRow).values(
+                    data={
+                        "kind": "rollback",
+                        "deployment_id": 0,
+                        "version": "1.0.0",
+                        "previous_version": "1.1.0",
+                    }
+                )
+            )
+            unit.commit()
+        worker = make_worker(uow)
+        worker.start()
+        try:
+            wait_for(lambda: len(receiver.accepted()) == 1, timeout=30)
+        finally:
+            worker.stop()
+        [item] = receiver.accepted()
+        message = json.loads(item.body)
+        assert message["blocks"][0]["text"]["text"] == "Rollback: payments in production"
+        assert message["blocks"][-1]["elements"][0]["url"] == (
+            "http://relgate.test/api/v1/deployments/0"
+        )
+        assert item.headers["relgate-event-id"] == event.id
+        assert "relgate-signature" not in item.headers
