@@ -71,6 +71,10 @@ class RunResult:
     duplicates: int
     overlaps: int
     attempts: int
+    # the outage run: p95 delay of the events committed before the receiver went down,
+    # and seconds from its return to the last delivery
+    p95_before: float | None = None
+    catch_up: float | None = None
 
     @property
     def rate(self) -> float:
@@ -181,6 +185,7 @@ def one_run(
         committed: dict[str, float] = {}
         worker.start()
         started = time.time()
+        down_at = up_at = None
         if outage:
             producer = threading.Thread(
                 target=produce, args=(uow, args.events, 10, args.rate, committed)
@@ -189,9 +194,11 @@ def one_run(
             middle = args.events / args.rate / 2
             time.sleep(max(0.0, middle - args.down / 2))
             progress(f"{backend} {name}: receiver down for {args.down} s")
+            down_at = time.time()
             receiver.stop()
             time.sleep(args.down)
             receiver.start()
+            up_at = time.time()
             progress(f"{backend} {name}: receiver back")
             producer.join()
         else:
@@ -208,7 +215,14 @@ def one_run(
         delays = sorted(first[event_id] - committed[event_id] for event_id in first)
         last = max(first.values()) if first else started
         counts = receiver.accepted_ids()
+        before = sorted(
+            first[event_id] - committed[event_id]
+            for event_id in first
+            if down_at is not None and committed[event_id] < down_at
+        )
         return RunResult(
+            p95_before=before[int(0.95 * (len(before) - 1))] if before else None,
+            catch_up=last - up_at if up_at is not None else None,
             backend=backend,
             run=name,
             events=len(committed),
@@ -235,13 +249,16 @@ def print_markdown(results: Sequence[RunResult], args: argparse.Namespace) -> No
     print()
     print(
         "| store | run | events | events/s | p50 delay s | p95 delay s | max delay s "
-        "| lost | duplicates | overlaps | POSTs |"
+        "| p95 before the outage s | catch-up s | lost | duplicates | overlaps | POSTs |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
+        before = f"{r.p95_before:.3f}" if r.p95_before is not None else "-"
+        catch_up = f"{r.catch_up:.1f}" if r.catch_up is not None else "-"
         print(
             f"| {r.backend} | {r.run} | {r.events} | {r.rate:.0f} | {r.p50:.3f} | {r.p95:.3f} "
-            f"| {r.worst:.3f} | {r.lost} | {r.duplicates} | {r.overlaps} | {r.attempts} |"
+            f"| {r.worst:.3f} | {before} | {catch_up} | {r.lost} | {r.duplicates} "
+            f"| {r.overlaps} | {r.attempts} |"
         )
 
 
