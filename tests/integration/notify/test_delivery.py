@@ -280,3 +280,27 @@ def test_a_slack_subscriber_gets_the_rollback_message_unsigned(
         )
         assert item.headers["relgate-event-id"] == event.id
         assert "relgate-signature" not in item.headers
+
+
+def test_a_receiver_that_is_down_gets_everything_when_it_comes_back(
+    uow: UnitOfWorkFactory, service: NotifyService
+) -> None:
+    with notify_receiver() as receiver:
+        add_webhook(service, receiver.url)
+        receiver.stop()  # the port is closed: connections are refused
+        events = append_events(uow, 8)
+        worker = make_worker(uow)
+        worker.start()
+        try:
+            wait_for(
+                lambda: any(
+                    "ConnectError" in str(row["last_error"]) for row in _pending_errors(uow)
+                ),
+                timeout=30,
+            )
+            assert receiver.accepted() == []
+            receiver.start()  # the same port again
+            wait_for(lambda: states(uow) == {"delivered": 8}, timeout=60)
+        finally:
+            worker.stop()
+        assert set(receiver.accepted_ids()) == {event.id for event in events}
