@@ -49,8 +49,8 @@ def receiver() -> Iterator[NotifyReceiver]:
         yield running
 
 
-def cli(server: ServerProcess, *args: str) -> tuple[int, str, str]:
-    token = server.admin_token()
+def cli(server: ServerProcess, *args: str, token: str | None = None) -> tuple[int, str, str]:
+    token = token or server.admin_token()
     assert token
     done = run_relgate(
         *args,
@@ -64,8 +64,8 @@ def outbox(server: ServerProcess) -> UnitOfWorkFactory:
     return UnitOfWorkFactory(make_engine(f"sqlite:///{server.workdir / 'relgate.db'}"))
 
 
-def status(server: ServerProcess) -> dict[str, object]:
-    code, out, err = cli(server, "notify", "status", "--json")
+def status(server: ServerProcess, token: str | None = None) -> dict[str, object]:
+    code, out, err = cli(server, "notify", "status", "--json", token=token)
     assert code == 0, err
     answer: dict[str, object] = json.loads(out)
     return answer
@@ -141,3 +141,46 @@ def test_bad_notify_input_exits_2_with_a_message(server: ServerProcess) -> None:
     code, _, err = cli(server, "notify", "remove", "nope")
     assert code == 2
     assert "no subscriber 'nope' (there are none yet)" in err
+
+
+def test_a_server_killed_mid_delivery_loses_nothing(
+    tmp_path: Path, receiver: NotifyReceiver
+) -> None:
+    settings = {
+        "RELGATE_NOTIFY_CONNECT_TIMEOUT_SECONDS": "0.5",
+        "RELGATE_NOTIFY_READ_TIMEOUT_SECONDS": "5",
+        "RELGATE_NOTIFY_LEASE_SECONDS": "1",  # raised to the longest send: 11.5 s
+        "RELGATE_NOTIFY_BACKOFF_BASE_SECONDS": "0.05",
+        "RELGATE_NOTIFY_BACKOFF_CAP_SECONDS": "0.1",
+    }
+    first = start_server(tmp_path / "server", env=settings)
+    try:
+        code, _, err = cli(
+            first, "notify", "add", "webhook", "ops", "--url", receiver.url, "--secret", "k"
+        )
+        assert code == 0, err
+        receiver.hang_seconds = 3
+        receiver.mode = "hang"  # the server is killed while its sends wait here
+        token = first.admin_token()
+        uow = outbox(first)
+        try:
+            events = append_events(uow, 5)
+            wait_for(lambda: len(receiver.received) >= 1, timeout=30)
+            first.kill()  # SIGKILL: its claims stay `delivering` until their lease ends
+            receiver.mode = "ok"
+            second = start_server(tmp_path / "server", env=settings)
+            try:
+                wait_for(lambda: len(receiver.accepted_ids()) == 5, timeout=90)
+                wait_for(
+                    lambda: status(second, token)["subscribers"][0]["delivered"] == 5,  # type: ignore[index]
+                    timeout=30,
+                )
+            finally:
+                second.stop()
+        finally:
+            uow.engine.dispose()
+    finally:
+        first.stop()
+    assert set(receiver.accepted_ids()) == {event.id for event in events}
+    # the attempts the killed server had in flight were sent again by the next one
+    assert any(int(item.attempt) >= 2 for item in receiver.accepted())
