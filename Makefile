@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PYTHON) bench/control_plane.py --baseline $(BENCH_BASELINE)
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py
+	$(PYTHON) bench/notify.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.registry import CollectorRegistry
+
+from relgate import metrics
 from relgate.audit import keys
 from relgate.audit.checkpointer import Checkpointer
 from relgate.audit.sinks import CheckpointSink, FileSink, GitSink, WebhookSink
@@ -24,6 +27,10 @@ from relgate.errors import BadInput
 from relgate.flags.ingestion import MetricsIngestion
 from relgate.flags.metrics import ClientMetricsService
 from relgate.flags.service import FlagService
+from relgate.notify.backoff import Backoff
+from relgate.notify.delivery import HttpSender
+from relgate.notify.service import NotifyService
+from relgate.notify.worker import NotifyWorker
 from relgate.promotion.deployers import DeployerService, load_deployers_file
 from relgate.promotion.pipelines import PipelineService
 from relgate.promotion.service import PromotionService
@@ -50,6 +57,9 @@ class Services:
     checkpointer: Checkpointer
     client_metrics: ClientMetricsService
     metrics_ingestion: MetricsIngestion
+    notify: NotifyService
+    notify_worker: NotifyWorker
+    metrics: CollectorRegistry
 
 
 def check_schema(settings: Settings) -> None:
@@ -119,6 +129,23 @@ def build(
         poll_seconds=settings.poll_interval_seconds,
     )
     client_metrics = ClientMetricsService(uow, clock)
+    notify_worker = NotifyWorker(
+        uow,
+        clock,
+        sender=HttpSender(
+            connect_timeout=settings.notify_connect_timeout_seconds,
+            read_timeout=settings.notify_read_timeout_seconds,
+        ),
+        backoff=Backoff(
+            base=settings.notify_backoff_base_seconds, cap=settings.notify_backoff_cap_seconds
+        ),
+        max_attempts=settings.notify_max_attempts,
+        lease_seconds=settings.notify_lease_seconds,
+        public_url=settings.public_url,
+        environ=server_environment(),
+        threads=settings.notify_threads,
+        poll_seconds=settings.poll_interval_seconds,
+    )
     return Services(
         settings=settings,
         uow=uow,
@@ -142,6 +169,9 @@ def build(
         ),
         client_metrics=client_metrics,
         metrics_ingestion=MetricsIngestion(client_metrics),
+        notify=NotifyService(uow, clock, wake=notify_worker.wake),
+        notify_worker=notify_worker,
+        metrics=metrics.registry(uow),
     )
 
 

@@ -49,6 +49,18 @@ class Settings:
     # artifact registries relgate checks digests in and moves stable tags in
     # (relgate.deploy.registries); none: artifacts are recorded as given
     registries_file: Path | None = None
+    # notifications (relgate.notify): the server's public address for links in messages,
+    # and how deliveries are retried; see docs/notifications.md
+    public_url: str = ""
+    notify_threads: int = 2
+    notify_max_attempts: int = 10
+    notify_backoff_base_seconds: float = 2.0
+    notify_backoff_cap_seconds: float = 600.0
+    notify_lease_seconds: float = 60.0
+    notify_connect_timeout_seconds: float = 5.0
+    notify_read_timeout_seconds: float = 10.0
+    # a token that may read GET /metrics only; empty: an unrestricted read token is needed
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +90,39 @@ class Settings:
             registries_file=Path(env["RELGATE_REGISTRIES_FILE"])
             if env.get("RELGATE_REGISTRIES_FILE")
             else None,
+            public_url=_public_url(env.get("RELGATE_PUBLIC_URL", "")),
+            notify_threads=_int(env, "RELGATE_NOTIFY_THREADS", cls.notify_threads, minimum=1),
+            notify_max_attempts=_int(
+                env, "RELGATE_NOTIFY_MAX_ATTEMPTS", cls.notify_max_attempts, minimum=1
+            ),
+            notify_backoff_base_seconds=_float(
+                env,
+                "RELGATE_NOTIFY_BACKOFF_BASE_SECONDS",
+                cls.notify_backoff_base_seconds,
+                minimum=0.001,
+            ),
+            notify_backoff_cap_seconds=_float(
+                env,
+                "RELGATE_NOTIFY_BACKOFF_CAP_SECONDS",
+                cls.notify_backoff_cap_seconds,
+                minimum=0.001,
+            ),
+            notify_lease_seconds=_float(
+                env, "RELGATE_NOTIFY_LEASE_SECONDS", cls.notify_lease_seconds, minimum=1
+            ),
+            notify_connect_timeout_seconds=_float(
+                env,
+                "RELGATE_NOTIFY_CONNECT_TIMEOUT_SECONDS",
+                cls.notify_connect_timeout_seconds,
+                minimum=0.01,
+            ),
+            notify_read_timeout_seconds=_float(
+                env,
+                "RELGATE_NOTIFY_READ_TIMEOUT_SECONDS",
+                cls.notify_read_timeout_seconds,
+                minimum=0.01,
+            ),
+            metrics_token=env.get("RELGATE_METRICS_TOKEN", ""),
         )
 
     def audit_key_path(self) -> Path:
@@ -120,6 +165,14 @@ def parse_audit_sinks(raw: str) -> tuple[AuditSinkSetting, ...]:
             raise BadInput(f"RELGATE_AUDIT_SINKS: {item!r}: a webhook needs an http(s) URL")
         sinks.append(AuditSinkSetting(sink_kind, target))
     return tuple(sinks)
+
+
+def _public_url(raw: str) -> str:
+    """Read RELGATE_PUBLIC_URL (links in notifications); raises BadInput for a non-http(s) URL."""
+    raw = raw.strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise BadInput(f"RELGATE_PUBLIC_URL={raw!r} is not an http(s) URL")
+    return raw
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

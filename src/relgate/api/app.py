@@ -20,11 +20,13 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
         services.metrics_ingestion.start()
         if start_workers:
             services.worker.start()
+            services.notify_worker.start()
             services.checkpointer.start()
         try:
             yield
         finally:
             services.checkpointer.stop()
+            services.notify_worker.stop()
             services.worker.stop()
             services.metrics_ingestion.stop()
 
@@ -41,7 +43,17 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
 
     from relgate.api import errors, openapi
     from relgate.api.limits import BodyLimits
-    from relgate.api.routes import admin, audit, control, flags, ofrep, pipelines, unleash
+    from relgate.api.routes import (
+        admin,
+        audit,
+        control,
+        flags,
+        metrics,
+        notify,
+        ofrep,
+        pipelines,
+        unleash,
+    )
 
     errors.install(app)
     openapi.install(app)
@@ -54,6 +66,8 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(flags.router)
     app.include_router(unleash.router)
     app.include_router(ofrep.router)
+    app.include_router(notify.router)
+    app.include_router(metrics.router)
     # answers cached GET /api/client/features before FastAPI's routing: the
     # Unleash SDKs' polling is by far the most frequent request
     unleash.install_fast_path(app)

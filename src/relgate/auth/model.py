@@ -34,6 +34,7 @@ class Action(StrEnum):
     EVALUATE_FLAGS = "read the flags of an environment as an SDK"
     WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
     MANAGE_DEPLOYERS = "manage registered deployers"
+    MANAGE_NOTIFICATIONS = "manage notification subscribers"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -51,6 +52,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.EVALUATE_FLAGS: frozenset({Role.CLIENT}),
     Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
     Action.MANAGE_DEPLOYERS: frozenset({Role.ADMIN}),
+    Action.MANAGE_NOTIFICATIONS: frozenset({Role.ADMIN}),
 }
 
 

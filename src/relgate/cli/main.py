@@ -53,6 +53,7 @@ _COMMAND_MODULES = {
     "apply": "pipelines",
     "pipeline": "pipelines",
     "deployers": "pipelines",
+    "notify": "notify",
 }
 _ALL_MODULES = (
     "versioning",
@@ -63,6 +64,7 @@ _ALL_MODULES = (
     "flags",
     "audit",
     "pipelines",
+    "notify",
 )
 
 

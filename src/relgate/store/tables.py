@@ -274,6 +274,72 @@ class OutboxRow(Base):
     actor: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # set when the notification worker made this event's deliveries (migration 0009);
+    # the partial index keeps "what is left to fan out" one index range
+    fanned_out_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+Index(
+    "ix_outbox_events_unfanned",
+    OutboxRow.id,
+    postgresql_where=OutboxRow.fanned_out_at.is_(None),
+    sqlite_where=OutboxRow.fanned_out_at.is_(None),
+)
+
+
+class SubscriberRow(Base):
+    """A receiver of notifications an admin configured: a Slack webhook or a generic webhook.
+
+    ``services``, ``environments`` and ``event_types`` are lists; an empty list
+    admits everything. ``after_outbox_id`` is the newest outbox event when the
+    subscriber was added: it gets only later events.
+    """
+
+    __tablename__ = "notify_subscribers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000))
+    # the HMAC key itself, or the name of a server variable holding it; never shown back
+    secret: Mapped[str | None] = mapped_column(String(500))
+    secret_env: Mapped[str | None] = mapped_column(String(200))
+    services: Mapped[list[Any]]
+    environments: Mapped[list[Any]]
+    event_types: Mapped[list[Any]]
+    enabled: Mapped[bool] = mapped_column(default=True)
+    after_outbox_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    """One event for one subscriber: pending, delivering (claimed under a lease), delivered, dead.
+
+    ``attempts`` grows at every claim; with ``claimed_by`` it fences a worker whose
+    lease ran out, so its late result does not overwrite the next attempt's.
+    """
+
+    __tablename__ = "notify_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "outbox_id"),
+        Index("ix_notify_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_notify_deliveries_claimed", "state", "claimed_until"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_subscribers.id", ondelete="CASCADE")
+    )
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class AuditRow(Base):
