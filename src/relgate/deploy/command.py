@@ -17,11 +17,15 @@ import contextlib
 import errno
 import os
 import pwd
+import re
+import select
 import selectors
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -40,6 +44,9 @@ MAX_LINE_BYTES = 64 * 1024
 DRAIN_SECONDS = 1.0
 POLL_SECONDS = 0.05
 KILL_WAIT_SECONDS = 2.0
+# how long the supervisor may take to start the command (a Python start on a busy host)
+START_SECONDS = 30.0
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
 
 _SHELL_SPECIAL = frozenset("$`*?[~{\\;&|<>()")
 
@@ -92,6 +99,9 @@ def request_environment(
             "RELGATE_PREVIOUS_ARTIFACT": request.previous_artifact or "",
             "RELGATE_DEPLOYMENT_ID": request.deployment_id,
             "RELGATE_REASON": request.reason,
+            # the fencing token: a script that writes somewhere shared can record it
+            # and refuse to overwrite a newer attempt's write
+            "RELGATE_FENCE": request.fence,
         }
     )
     if workdir is not None:
@@ -149,17 +159,21 @@ def run_spec(
     spec: CommandDeployerSpec | CommandVerifySpec,
     request: DeployRequest,
     *,
-    cwd: Path,
+    base_dir: Path,
     log: LogSink,
     cancel: threading.Event | None,
     label: str,
 ) -> StepOutcome:
     """Run the command of ``spec`` for ``request`` in a minimal environment of its own.
 
-    The command runs in ``cwd``, as ``spec.run_as`` when set, with a fresh
-    folder of its own (RELGATE_WORKDIR, also TMPDIR) removed when it ends.
-    Returns the outcome of :func:`run_command`, or a failed one saying why it
-    cannot run as ``run_as``. Never raises for a failing command.
+    The command runs as ``spec.run_as`` when set, with a folder of its own
+    (RELGATE_WORKDIR, also TMPDIR): ``request.workdir`` when the worker made
+    one for the deployment attempt, else a fresh folder removed when it ends.
+    It starts in ``spec.cwd`` (relative to ``base_dir``, the server's working
+    folder) when given, else in that folder of its own; see :func:`command_for`
+    for where a relative program is found. Returns the outcome of
+    :func:`run_command`, or a failed one saying why it cannot run as
+    ``run_as``. Never raises for a failing command.
     """
     user: RunAs | None = None
     if spec.run_as is not None:
@@ -167,7 +181,7 @@ def run_spec(
         if isinstance(resolved, str):
             return StepOutcome(False, f"cannot run {program_name(spec.command)}: {resolved}")
         user = resolved
-    with deployment_folder(request, user) as folder:
+    with _own_folder(request, user) as folder:
         env = request_environment(
             request,
             env=spec.env,
@@ -177,8 +191,8 @@ def run_spec(
             home=user.home if user is not None else None,
         )
         return run_command(
-            spec.command,
-            cwd=cwd,
+            command_for(spec.command, spec.cwd, base_dir),
+            cwd=resolve_cwd(spec.cwd, base_dir) if spec.cwd else folder,
             env=env,
             timeout=spec.timeout_seconds,
             kill_grace=spec.kill_grace_seconds,
@@ -186,12 +200,58 @@ def run_spec(
             cancel=cancel,
             label=label,
             user=user,
+            shown=program_name(spec.command),
         )
+
+
+@contextlib.contextmanager
+def _own_folder(request: DeployRequest, user: RunAs | None) -> Iterator[Path]:
+    """The deployment attempt's folder from the worker, else a fresh one for this command."""
+    if request.workdir is not None:
+        yield request.workdir
+        return
+    with deployment_folder(request, user) as folder:
+        yield folder
 
 
 def resolve_cwd(cwd: str | None, base_dir: Path) -> Path:
     """Return the working directory of a command: ``cwd`` taken relative to ``base_dir``."""
     return base_dir / cwd if cwd else base_dir
+
+
+# a shell line's first word after `NAME=value` assignments, when it is a relative path
+# of plain characters (`./deploy.sh`, `ops/deploy.sh`), up to a blank or an operator
+_RELATIVE_PROGRAM = re.compile(
+    r"^(?P<before>\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)"
+    r"(?P<program>[\w.+@%,:-]+/[\w.+@%,:/-]*)"
+    r"(?=$|[\s;&|<>()])"
+)
+
+
+def command_for(
+    command: str | Sequence[str], cwd: str | None, base_dir: Path
+) -> str | list[str]:
+    """Return ``command`` with a relative program path made absolute where relgate finds it.
+
+    With ``cwd`` the command starts there and a relative program (``./deploy.sh``)
+    is looked up there, as a shell does. Without ``cwd`` the command starts in
+    the deployment's own (empty) folder, and a relative program is taken from
+    ``base_dir``, the server's working folder: ``./deploy.sh`` keeps meaning
+    the script installed beside the server. A bare name (``kubectl``) is looked
+    up in PATH either way.
+    """
+    if cwd:
+        return command if isinstance(command, str) else list(command)
+    if not isinstance(command, str):
+        argv = list(command)
+        if argv and "/" in argv[0] and not argv[0].startswith("/"):
+            argv[0] = str(base_dir / argv[0])
+        return argv
+    return _RELATIVE_PROGRAM.sub(
+        lambda match: match["before"] + shlex.quote(str(base_dir / match["program"])),
+        command,
+        count=1,
+    )
 
 
 def program_name(command: str | Sequence[str]) -> str:
@@ -308,8 +368,8 @@ class _Output:
         self._log(line.rstrip(b"\r").decode("utf-8", errors="replace"))
 
 
-def _has_live_member(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` is alive, zombies aside.
+def _has_live_member(pgid: int, *, besides: int | None = None) -> bool:
+    """Whether a process of group ``pgid`` other than ``besides`` is alive, zombies aside.
 
     Orphans are reparented to PID 1, which in a container may never reap them,
     so a group of zombies must not count as running.
@@ -317,8 +377,9 @@ def _has_live_member(pgid: int) -> bool:
     proc = Path("/proc")
     if not (proc / "self" / "stat").exists():
         return True
+    skip = str(besides) if besides is not None else None
     for entry in proc.iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or entry.name == skip:
             continue
         try:
             stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
@@ -330,14 +391,14 @@ def _has_live_member(pgid: int) -> bool:
     return False
 
 
-def _group_alive(pgid: int) -> bool:
+def _group_alive(pgid: int, *, besides: int | None = None) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return _has_live_member(pgid)
+    return _has_live_member(pgid, besides=besides)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
@@ -345,27 +406,120 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         os.killpg(pgid, signum)
 
 
-def _stop_group(process: subprocess.Popen[bytes], grace: float, output: _Output) -> None:
+class _Group:
+    """A command started through the supervisor (relgate.deploy.supervisor), and its group.
+
+    The supervisor leads the process group (its pid is the group id) and stays
+    until :meth:`close`; ``poll`` answers for the command, not the supervisor.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], lifeline: socket.socket) -> None:
+        self.process = process
+        self.pgid = process.pid
+        self._lifeline = lifeline
+        self._pending = b""
+        self.returncode: int | None = None
+        self.error: str | None = None
+        self.started = False
+
+    def wait_started(self, timeout: float = START_SECONDS) -> str | None:
+        """Wait for the supervisor to start the command; return why it could not, or None."""
+        end = time.monotonic() + timeout
+        while not self.started and self.error is None:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return "the supervisor did not start it in time"
+            if not self._read(min(remaining, POLL_SECONDS)) and self.process.poll() is not None:
+                return self.error or f"the supervisor exited {self.process.returncode}"
+        return self.error
+
+    def _read(self, wait: float) -> bool:
+        """Read the supervisor's messages arriving within ``wait`` s; False at end of file."""
+        if self._lifeline.fileno() < 0:
+            return False
+        ready, _, _ = select.select([self._lifeline], [], [], max(wait, 0))
+        if not ready:
+            return True
+        try:
+            chunk = self._lifeline.recv(4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._lifeline.close()
+            return False
+        self._pending += chunk
+        while b"\n" in self._pending:
+            line, _, self._pending = self._pending.partition(b"\n")
+            word, _, rest = line.decode("utf-8", errors="replace").partition(" ")
+            if word == "started":
+                self.started = True
+            elif word == "error":
+                self.error = rest
+            elif word == "exit":
+                with contextlib.suppress(ValueError):
+                    self.returncode = int(rest)
+        return True
+
+    def poll(self) -> int | None:
+        """The command's returncode once it ended; the supervisor's when it was killed."""
+        if self.returncode is None:
+            self._read(0)
+        if self.returncode is None and self.process.poll() is not None:
+            while self._read(0) and self._lifeline.fileno() >= 0 and self.returncode is None:
+                pass
+            if self.returncode is None:
+                self.returncode = self.process.returncode
+        return self.returncode
+
+    def others_alive(self) -> bool:
+        """Whether anything of the group but the supervisor still runs."""
+        return _group_alive(self.pgid, besides=self.process.pid)
+
+    def signal(self, signum: signal.Signals) -> None:
+        _signal_group(self.pgid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group, supervisor included, and wait briefly until it is gone."""
+        self.signal(signal.SIGKILL)
+        self.process.wait()
+        # SIGKILL is delivered asynchronously; a process stuck in the kernel may lag
+        end = time.monotonic() + KILL_WAIT_SECONDS
+        while _group_alive(self.pgid) and time.monotonic() < end:
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        """Tell the supervisor the server is done with the group, and reap it."""
+        if self._lifeline.fileno() >= 0:
+            with contextlib.suppress(OSError):
+                self._lifeline.sendall(b"done\n")
+            self._lifeline.close()
+        try:
+            self.process.wait(KILL_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _stop_group(group: _Group, grace: float, output: _Output) -> None:
     """SIGTERM the command's process group, then SIGKILL what is left after ``grace`` seconds."""
-    pgid = process.pid
-    _signal_group(pgid, signal.SIGTERM)
+    group.signal(signal.SIGTERM)
     end = time.monotonic() + grace
     while time.monotonic() < end:
         output.pump(POLL_SECONDS)
-        # the leader stays a zombie until reaped, which keeps its id from reuse
-        if process.poll() is not None and not _group_alive(pgid):
+        if group.poll() is not None and not group.others_alive():
             return
-    _kill_group(process)
+    group.kill()
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the command's process group and wait, briefly, until it is gone."""
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
-    # SIGKILL is delivered asynchronously; a process stuck in the kernel may lag
-    end = time.monotonic() + KILL_WAIT_SECONDS
-    while _group_alive(process.pid) and time.monotonic() < end:
-        time.sleep(0.005)
+def _supervisor_argv(
+    argv: Sequence[str], kill_grace: float, user: RunAs | None, env: Mapping[str, str]
+) -> list[str]:
+    """The command line that starts ``argv`` under the supervisor (stdlib only, no site)."""
+    command = [sys.executable, "-I", "-S", str(SUPERVISOR), "--kill-grace", f"{kill_grace:g}"]
+    if "LC_CTYPE" not in env:
+        command.append("--no-lc-ctype")
+    if user is not None:
+        command += ["--uid", str(user.uid), "--gid", str(user.gid)]
+    return [*command, "--", *argv]
 
 
 def run_command(
@@ -379,19 +533,24 @@ def run_command(
     cancel: threading.Event | None = None,
     label: str = "command",
     user: RunAs | None = None,
+    shown: str | None = None,
 ) -> StepOutcome:
     """Run ``command`` (a shell line or an argv) in ``cwd``, streaming its output to ``log``.
 
     ``env`` is the whole environment of the command; ``user`` the OS user it
     runs as (its own group, no supplementary groups), the server's by default.
+    The command runs under the supervisor (relgate.deploy.supervisor) in a
+    process group of its own, so that it and everything it started die with
+    this server, even with ``kill -9``.
 
     Returns a succeeded outcome when it exits 0; otherwise an outcome naming
     the exit code, the signal, the timeout, ``cancelled``, or why it could not
     start. Never raises for a failing command (only an exception of ``log``
     itself propagates, after the processes are stopped). Whatever the command
-    leaves running in its process group is stopped before this returns.
+    leaves running in its process group is stopped before this returns. ``shown``
+    names the program in messages (as the spec wrote it), by default as given.
     """
-    name = program_name(command)
+    name = shown or program_name(command)
     if not cwd.is_dir():
         return StepOutcome(False, f"cannot run {name}: working directory {cwd} does not exist")
     if isinstance(command, str):
@@ -401,26 +560,32 @@ def run_command(
         argv = ["/bin/sh", "-c", command]
     else:
         argv = list(command)
+    ours, theirs = socket.socketpair()
     try:
         process = subprocess.Popen(
-            argv,
+            _supervisor_argv(argv, kill_grace, user, env),
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=theirs.fileno(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            user=user.uid if user is not None else None,
-            group=user.gid if user is not None else None,
-            extra_groups=[] if user is not None else None,
         )
     except OSError as exc:
+        ours.close()
         return StepOutcome(False, f"cannot run {name}: {exc.strerror or exc}")
+    finally:
+        theirs.close()
     assert process.stdout is not None
+    group = _Group(process, ours)
     output = _Output(process.stdout.fileno(), log)
     try:
+        problem = group.wait_started()
+        if problem is not None:
+            output.drain(DRAIN_SECONDS)
+            return StepOutcome(False, f"cannot run {name}: {problem}")
         return _supervise(
-            process,
+            group,
             output,
             timeout=timeout,
             kill_grace=kill_grace,
@@ -430,15 +595,16 @@ def run_command(
             shell=isinstance(command, str),
         )
     finally:
-        if process.poll() is None or _group_alive(process.pid):
+        if group.poll() is None or group.others_alive():
             # only reached when the log sink raised: leave nothing behind
-            _kill_group(process)
+            group.kill()
+        group.close()
         output.abandon()
         process.stdout.close()
 
 
 def _supervise(
-    process: subprocess.Popen[bytes],
+    group: _Group,
     output: _Output,
     *,
     timeout: float,
@@ -449,26 +615,27 @@ def _supervise(
     shell: bool,
 ) -> StepOutcome:
     deadline = time.monotonic() + timeout
-    while process.poll() is None:
+    while group.poll() is None:
         if cancel is not None and cancel.is_set():
             log(f"relgate: cancelled, stopping the {label}")
-            _stop_group(process, kill_grace, output)
+            _stop_group(group, kill_grace, output)
             output.drain(DRAIN_SECONDS)
             return StepOutcome(False, "cancelled")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             log(f"relgate: {label} timed out after {timeout:g} s, stopping it")
-            _stop_group(process, kill_grace, output)
+            _stop_group(group, kill_grace, output)
             output.drain(DRAIN_SECONDS)
             return StepOutcome(False, f"{label} timed out after {timeout:g} s")
         output.pump(min(POLL_SECONDS, remaining))
-    code = process.returncode
-    if _group_alive(process.pid):
+    code = group.poll()
+    assert code is not None
+    if group.others_alive():
         log(
             f"relgate: stopping processes the {label} left running in its process group "
             "(start long-lived processes with setsid)"
         )
-        _stop_group(process, kill_grace, output)
+        _stop_group(group, kill_grace, output)
     output.drain(DRAIN_SECONDS)
     if code == 0:
         return StepOutcome(True, f"{label} exited 0", 0)
@@ -486,7 +653,7 @@ class CommandDeployer:
 
     def __init__(self, spec: CommandDeployerSpec, *, base_dir: Path) -> None:
         self._spec = spec
-        self._cwd = resolve_cwd(spec.cwd, base_dir)
+        self._base_dir = base_dir
 
     def deploy(
         self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
@@ -498,5 +665,10 @@ class CommandDeployer:
         otherwise. Never raises for a failing command.
         """
         return run_spec(
-            self._spec, request, cwd=self._cwd, log=log, cancel=cancel, label="deploy command"
+            self._spec,
+            request,
+            base_dir=self._base_dir,
+            log=log,
+            cancel=cancel,
+            label="deploy command",
         )

@@ -30,6 +30,7 @@ RESERVED_ENV = frozenset(
         "RELGATE_DEPLOYMENT_ID",
         "RELGATE_REASON",
         "RELGATE_WORKDIR",
+        "RELGATE_FENCE",
     }
 )
 
