@@ -228,9 +228,7 @@ _RELATIVE_PROGRAM = re.compile(
 )
 
 
-def command_for(
-    command: str | Sequence[str], cwd: str | None, base_dir: Path
-) -> str | list[str]:
+def command_for(command: str | Sequence[str], cwd: str | None, base_dir: Path) -> str | list[str]:
     """Return ``command`` with a relative program path made absolute where relgate finds it.
 
     With ``cwd`` the command starts there and a relative program (``./deploy.sh``)

@@ -8,6 +8,7 @@ deployment finish within the shutdown grace, else cancels it, and exits 0.
 
 from __future__ import annotations
 
+import os
 import signal
 import textwrap
 from pathlib import Path
@@ -46,7 +47,8 @@ def _recording_script(tmp_path: Path, runs: Path) -> Path:
             f"""\
             out={runs}/$RELGATE_DEPLOYMENT_ID.$RELGATE_FENCE
             echo "start $(date +%s.%N) $$" >> "$out"
-            trap 'echo "end $(date +%s.%N) term" >> "$out"; exit 143' TERM
+            # stopping takes a while (a rollout to undo): the orphan outlives the lease
+            trap 'sleep "${{STOPPING:-0}}"; echo "end $(date +%s.%N) term" >> "$out"; exit 143' TERM
             if [ "$RELGATE_VERSION" = 1.1.0 ]; then
                 sleep 600 &
                 echo "pid $!" >> "$out"
@@ -98,10 +100,13 @@ def _deployment(server: ServerProcess, headers: dict[str, str], ident: int) -> d
     return data
 
 
-def _pipeline(script: Path, kill_grace: float) -> str:
+def _pipeline(script: Path, kill_grace: float, **env: str) -> str:
+    """One unprotected environment deployed by ``script``, ``env`` in its environment."""
+    variables = ", ".join(f'{name}: "{value}"' for name, value in env.items())
     return (
         "service: pay\nenvironments:\n  - name: production\n    protected: false\n"
-        f"    deployer: {{type: command, command: {script}, kill_grace_seconds: {kill_grace}}}\n"
+        f"    deployer: {{type: command, command: {script}, kill_grace_seconds: {kill_grace},"
+        f" env: {{{variables}}}}}\n"
     )
 
 
@@ -113,14 +118,19 @@ def test_after_kill_9_no_two_deploy_commands_of_an_environment_overlap(
     runs = tmp_path / "runs"
     runs.mkdir()
     script = _recording_script(tmp_path, runs)
-    token = _setup(url, _pipeline(script, 1), {"pay@1.0.0": "a", "pay@1.1.0": "b", "pay@1.2.0": "c"})
+    # the orphan takes 6 s to stop after its SIGTERM, within its kill grace of 8 s
+    pipeline = _pipeline(script, 8, STOPPING="6")
+    token = _setup(url, pipeline, {"pay@1.0.0": "a", "pay@1.1.0": "b", "pay@1.2.0": "c"})
     headers = {"Authorization": f"Bearer {token}"}
     env = {
         "RELGATE_DATABASE_URL": url,
         "RELGATE_JOB_LEASE_SECONDS": "2",
-        "RELGATE_ORPHAN_GRACE_SECONDS": "2",
+        # the environment is held for lease + 8 s (with 0 here the test sees an overlap)
+        "RELGATE_ORPHAN_GRACE_SECONDS": os.environ.get("TEST_ORPHAN_GRACE", "8"),
     }
+    # two replicas on one database, as behind a load balancer
     server = start_server(tmp_path / "a", env)
+    second = start_server(tmp_path / "b", env)
     try:
         first = _promote(server, headers, "1.0.0").json()
         wait_for(lambda: _deployment(server, headers, first["id"])["state"] == "succeeded")
@@ -128,25 +138,20 @@ def test_after_kill_9_no_two_deploy_commands_of_an_environment_overlap(
         wait_for(lambda: len(_pids(runs)) == 3)  # 1.0.0's script, 1.1.0's script and its sleep
         orphans = _pids(runs)
         assert all(is_running(pid) for pid in orphans[-2:])
+        assert _deployment(second, headers, hanging["id"])["state"] == "deploying"
         server.kill(signal.SIGKILL)
-        # the whole process group dies with the server, the background sleep included
-        wait_for(lambda: not any(is_running(pid) for pid in orphans), timeout=20)
-    finally:
-        server.stop()
-    second = start_server(tmp_path / "b", env)
-    try:
+        # the other replica promotes as soon as the environment is free again
         wait_for(
-            lambda: _deployment(second, headers, hanging["id"])["state"] == "failed", timeout=30
-        )
-        assert str(_deployment(second, headers, hanging["id"])["outcome"]).startswith(
-            "interrupted"
+            lambda: _deployment(second, headers, hanging["id"])["state"] == "failed", timeout=120
         )
         third = _promote(second, headers, "1.2.0")
         assert third.status_code == 201, third.text
-        wait_for(
-            lambda: _deployment(second, headers, third.json()["id"])["state"] == "succeeded"
-        )
+        assert str(_deployment(second, headers, hanging["id"])["outcome"]).startswith("interrupted")
+        # the whole process group died with the first server, the background sleep included
+        wait_for(lambda: not any(is_running(pid) for pid in orphans), timeout=30)
+        wait_for(lambda: _deployment(second, headers, third.json()["id"])["state"] == "succeeded")
     finally:
+        server.stop()
         second.stop()
         for pid in _pids(runs):
             kill_if_running(pid)
@@ -162,9 +167,9 @@ def test_sigterm_lets_a_short_deployment_finish_and_exits_0(tmp_path: Path) -> N
     runs = tmp_path / "runs"
     runs.mkdir()
     script = _recording_script(tmp_path, runs)
-    token = _setup(url, _pipeline(script, 1), {"pay@1.0.0": "a"})
+    token = _setup(url, _pipeline(script, 1, HOLD="2"), {"pay@1.0.0": "a"})
     headers = {"Authorization": f"Bearer {token}"}
-    env = {"RELGATE_DATABASE_URL": url, "RELGATE_SHUTDOWN_GRACE_SECONDS": "60", "HOLD": "2"}
+    env = {"RELGATE_DATABASE_URL": url, "RELGATE_SHUTDOWN_GRACE_SECONDS": "60"}
     server = start_server(tmp_path / "a", env)
     try:
         ident = _promote(server, headers, "1.0.0").json()["id"]
@@ -173,7 +178,7 @@ def test_sigterm_lets_a_short_deployment_finish_and_exits_0(tmp_path: Path) -> N
         assert server.process.wait(60) == 0, server.stderr()
     finally:
         server.stop()
-    (start, end, _), = _intervals(runs)
+    ((start, end, _),) = _intervals(runs)
     assert end != float("inf")
     restarted = start_server(tmp_path / "b", env)
     try:
@@ -205,7 +210,7 @@ def test_sigterm_cancels_a_long_deployment_after_the_grace_frees_the_env_and_exi
         server.stop()
         for pid in _pids(runs):
             kill_if_running(pid)
-    (_, end, _), = _intervals(runs)
+    ((_, end, _),) = _intervals(runs)
     assert end != float("inf")  # the command was stopped (SIGTERM), not left behind
     restarted = start_server(tmp_path / "b", env)
     try:
@@ -215,6 +220,8 @@ def test_sigterm_cancels_a_long_deployment_after_the_grace_frees_the_env_and_exi
         # the environment is free: the next promotion is accepted and runs
         again = _promote(restarted, headers, "1.2.0")
         assert again.status_code == 201, again.text
-        wait_for(lambda: _deployment(restarted, headers, again.json()["id"])["state"] == "succeeded")
+        wait_for(
+            lambda: _deployment(restarted, headers, again.json()["id"])["state"] == "succeeded"
+        )
     finally:
         restarted.stop()
