@@ -8,9 +8,11 @@ deployment finish within the shutdown grace, else cancels it, and exits 0.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
@@ -158,7 +160,7 @@ def test_after_kill_9_no_two_deploy_commands_of_an_environment_overlap(
     intervals = sorted(_intervals(runs))
     assert len(intervals) == 3
     assert all(end != float("inf") for _, end, _ in intervals), intervals
-    for (_, end, before), (start, _, after) in zip(intervals, intervals[1:], strict=False):
+    for (_, end, before), (start, _, after) in itertools.pairwise(intervals):
         assert end <= start, f"{before} and {after} overlapped: {intervals}"
 
 
@@ -174,12 +176,15 @@ def test_sigterm_lets_a_short_deployment_finish_and_exits_0(tmp_path: Path) -> N
     try:
         ident = _promote(server, headers, "1.0.0").json()["id"]
         wait_for(lambda: len(_pids(runs)) == 1)
+        sent = time.time()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(60) == 0, server.stderr()
     finally:
         server.stop()
     ((start, end, _),) = _intervals(runs)
-    assert end != float("inf")
+    # it was running when SIGTERM came and ran to its end (not stopped: no "term" line)
+    assert start < sent < end
+    assert "term" not in next(runs.iterdir()).read_text()
     restarted = start_server(tmp_path / "b", env)
     try:
         deployment = _deployment(restarted, headers, ident)
