@@ -424,7 +424,9 @@ class Worker:
         with self._uow() as uow:
             session = uow.session
             if not holds(session, fence):  # [procs] a late write of a reconciled attempt
-                log.warning("deployment %s: attempt %s lost its job", deployment_id, fence)
+                log.warning(
+                    "attempt %s lost its job: its outcome is dropped", fence and fence.fence
+                )
                 return
             row = session.get(DeploymentRow, deployment_id)
             assert row is not None
