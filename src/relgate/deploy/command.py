@@ -208,6 +208,9 @@ def run_spec(
 def _own_folder(request: DeployRequest, user: RunAs | None) -> Iterator[Path]:
     """The deployment attempt's folder from the worker, else a fresh one for this command."""
     if request.workdir is not None:
+        if user is not None:
+            # made by the worker as the server's user: the command's user must write there
+            os.chown(request.workdir, user.uid, user.gid)
         yield request.workdir
         return
     with deployment_folder(request, user) as folder:
@@ -366,8 +369,8 @@ class _Output:
         self._log(line.rstrip(b"\r").decode("utf-8", errors="replace"))
 
 
-def _has_live_member(pgid: int, *, besides: int | None = None) -> bool:
-    """Whether a process of group ``pgid`` other than ``besides`` is alive, zombies aside.
+def _has_live_member(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive, zombies aside.
 
     Orphans are reparented to PID 1, which in a container may never reap them,
     so a group of zombies must not count as running.
@@ -375,9 +378,8 @@ def _has_live_member(pgid: int, *, besides: int | None = None) -> bool:
     proc = Path("/proc")
     if not (proc / "self" / "stat").exists():
         return True
-    skip = str(besides) if besides is not None else None
     for entry in proc.iterdir():
-        if not entry.name.isdigit() or entry.name == skip:
+        if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
@@ -389,14 +391,14 @@ def _has_live_member(pgid: int, *, besides: int | None = None) -> bool:
     return False
 
 
-def _group_alive(pgid: int, *, besides: int | None = None) -> bool:
+def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return _has_live_member(pgid, besides=besides)
+    return _has_live_member(pgid)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
@@ -407,13 +409,14 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 class _Group:
     """A command started through the supervisor (relgate.deploy.supervisor), and its group.
 
-    The supervisor leads the process group (its pid is the group id) and stays
-    until :meth:`close`; ``poll`` answers for the command, not the supervisor.
+    The command leads a process group of its own (its pid, from the supervisor's
+    ``started`` line, is the group's id); the supervisor stays outside the group
+    until :meth:`close`. ``poll`` answers for the command, not the supervisor.
     """
 
     def __init__(self, process: subprocess.Popen[bytes], lifeline: socket.socket) -> None:
         self.process = process
-        self.pgid = process.pid
+        self.pgid = 0
         self._lifeline = lifeline
         self._pending = b""
         self.returncode: int | None = None
@@ -451,6 +454,7 @@ class _Group:
             word, _, rest = line.decode("utf-8", errors="replace").partition(" ")
             if word == "started":
                 self.started = True
+                self.pgid = int(rest)
             elif word == "error":
                 self.error = rest
             elif word == "exit":
@@ -470,20 +474,31 @@ class _Group:
         return self.returncode
 
     def others_alive(self) -> bool:
-        """Whether anything of the group but the supervisor still runs."""
-        return _group_alive(self.pgid, besides=self.process.pid)
+        """Whether anything of the command's group still runs (its ended leader aside)."""
+        return self.started and _group_alive(self.pgid)
 
     def signal(self, signum: signal.Signals) -> None:
-        _signal_group(self.pgid, signum)
+        if self.started:
+            _signal_group(self.pgid, signum)
+
+    def wait_message(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for a line of the supervisor (used once the output closed)."""
+        if not self._read(seconds):
+            time.sleep(seconds)
 
     def kill(self) -> None:
-        """SIGKILL the whole group, supervisor included, and wait briefly until it is gone."""
+        """SIGKILL the command's whole group and wait briefly until it is gone."""
         self.signal(signal.SIGKILL)
-        self.process.wait()
         # SIGKILL is delivered asynchronously; a process stuck in the kernel may lag
         end = time.monotonic() + KILL_WAIT_SECONDS
-        while _group_alive(self.pgid) and time.monotonic() < end:
+        while self.others_alive() and time.monotonic() < end:
+            if self.process.poll() is not None and self.returncode is None:
+                self.returncode = self.process.returncode
             time.sleep(0.005)
+        if self.returncode is None:
+            self._read(0)
+            if self.returncode is None:
+                self.returncode = -signal.SIGKILL
 
     def close(self) -> None:
         """Tell the supervisor the server is done with the group, and reap it."""
@@ -494,7 +509,8 @@ class _Group:
         try:
             self.process.wait(KILL_WAIT_SECONDS)
         except subprocess.TimeoutExpired:
-            self.kill()
+            self.process.kill()
+            self.process.wait()
 
 
 def _stop_group(group: _Group, grace: float, output: _Output) -> None:
@@ -625,7 +641,10 @@ def _supervise(
             _stop_group(group, kill_grace, output)
             output.drain(DRAIN_SECONDS)
             return StepOutcome(False, f"{label} timed out after {timeout:g} s")
-        output.pump(min(POLL_SECONDS, remaining))
+        if output.closed:
+            group.wait_message(min(POLL_SECONDS, remaining))
+        else:
+            output.pump(min(POLL_SECONDS, remaining))
     code = group.poll()
     assert code is not None
     if group.others_alive():

@@ -48,7 +48,10 @@ class _CommandSpec(BaseModel):
     )
     cwd: str | None = Field(
         default=None,
-        description="Working directory, relative to the directory of relgate.yaml (the default).",
+        description=(
+            "Where the command starts, relative to the server's working folder; by default "
+            "the deployment's own folder (RELGATE_WORKDIR). docs/deployers.md"
+        ),
     )
     env: dict[str, str] = Field(
         default_factory=dict,
