@@ -124,3 +124,60 @@ def test_a_reconciled_attempt_stops_its_command_and_its_late_writes_are_refused(
         job = uow.session.scalar(select(JobRow).where(JobRow.deployment_id == ident))
         assert job is not None
         assert (job.state, job.claimed_by, job.attempt) == ("running", "worker-elsewhere", 2)
+
+
+def test_a_started_deployment_holds_its_environment_for_the_orphan_grace_past_its_lease(
+    database_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from relgate.clock import FixedClock
+    from relgate.promotion.worker import Worker
+
+    # the server running the deployment: its heartbeats stand still at 10:00
+    clock = FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    services = build(Settings(database_url=database_url), clock=clock, base_dir=tmp_path)
+    script = tmp_path / "deploy.sh"
+    script.write_text(f"#!/bin/sh\nsleep 600 & echo $! > {tmp_path}/pid; wait\n")
+    script.chmod(0o755)
+    services.pipelines.apply(
+        ADMIN,
+        parse_pipeline(
+            "service: pay\nenvironments:\n  - name: dev\n    protected: false\n"
+            f"    deployer: {{type: command, command: {script}, kill_grace_seconds: 1}}\n",
+            "relgate.yaml",
+        ),
+    )
+    services.releases.create(CI, service="pay", version="1.0.0", artifact="r/p@sha256:" + "a" * 64)
+    ident = services.promotion.promote(CI, "pay", "1.0.0", "dev").id
+    running = _run_in_thread(services)
+    try:
+        wait_for((tmp_path / "pid").exists)
+        # another server, whose clock runs on
+        later = FixedClock(clock.now())
+        other = Worker(
+            services.uow,
+            later,
+            services.promotion,
+            base_dir=tmp_path,
+            lease_seconds=30,
+            orphan_grace_seconds=60,
+        )
+        later.advance(seconds=30 + 59)  # past the lease, within the orphan grace
+        assert other.reconcile() == 0
+        assert _deployment(services, ident).state == "deploying"
+        later.advance(seconds=2)  # past lease + grace
+        assert other.reconcile() == 1
+        row = _deployment(services, ident)
+        assert row.state == "failed"
+        assert (row.outcome or "").startswith("interrupted")
+        # the first server, still alive, finds its job gone and stops its command
+        running.join(30)
+        assert not running.is_alive()
+        assert not is_running(int((tmp_path / "pid").read_text()))
+        assert _deployment(services, ident).outcome == row.outcome  # its late write refused
+    finally:
+        pid = tmp_path / "pid"
+        if pid.exists():
+            kill_if_running(int(pid.read_text()))
+        services.uow.engine.dispose()
