@@ -153,3 +153,34 @@ def test_the_verify_command_also_starts_in_the_deployments_folder(tmp_path: Path
     lines: list[str] = []
     assert CommandVerifier(spec, base_dir=tmp_path).verify(request, lines.append).succeeded
     assert lines == [str(tmp_path / "attempt"), "7.2"]
+
+
+def test_a_killed_supervisor_still_leaves_nothing_behind(tmp_path: Path) -> None:
+    import threading
+
+    pids = tmp_path / "pids"
+    # a list command: the supervisor execs the script itself, so $PPID is the supervisor
+    script = write_script(tmp_path / "deploy.sh", f"sleep 600 &\necho $! $PPID > {pids}\nwait\n")
+    spec = CommandDeployerSpec.model_validate(
+        {"type": "command", "command": [str(script)], "kill_grace_seconds": 1}
+    )
+    outcomes: list[object] = []
+    thread = threading.Thread(
+        target=lambda: outcomes.append(
+            CommandDeployer(spec, base_dir=tmp_path).deploy(REQUEST, print)
+        )
+    )
+    thread.start()
+    try:
+        wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2)
+        sleeper, supervisor = (int(word) for word in pids.read_text().split())
+        os.kill(supervisor, signal.SIGKILL)
+        thread.join(30)
+        assert not thread.is_alive()
+        (outcome,) = outcomes
+        assert not outcome.succeeded  # type: ignore[attr-defined]
+        wait_for(lambda: not is_running(sleeper))
+    finally:
+        if pids.exists():
+            for pid in _pids(pids):
+                kill_if_running(pid)
