@@ -39,6 +39,9 @@ log = logging.getLogger("relgate.worker")
 # the job states of an attempt that still runs
 LIVE_STATES = ("running", "cancelling")
 SHUTDOWN_REASON = "cancelled: relgate shut down"
+# the cancel event was set because the job was marked `cancelling` (the reason is stored
+# with the deployment by PromotionService.cancel)
+REQUESTED_REASON = "cancelled on request"
 FENCED_REASON = (
     "cancelled: this relgate process lost the deployment's lease (another process "
     "reconciled it), so it stopped its deploy command"
@@ -203,7 +206,7 @@ class Heartbeat:
                 if state is None:
                     self.attempt.stop(FENCED_REASON)
                 elif state == "cancelling":
-                    self.attempt.stop("cancelled on request")
+                    self.attempt.stop(REQUESTED_REASON)
                 self._flush()
             except Exception:
                 log.exception("heartbeat failed")

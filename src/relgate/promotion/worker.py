@@ -51,6 +51,7 @@ from relgate.deploy.ports import DeployRequest, StableTagger, StepOutcome
 from relgate.errors import Conflict, Forbidden, NotFound, RelgateError
 from relgate.promotion.attempts import (
     LIVE_STATES,
+    REQUESTED_REASON,
     SHUTDOWN_REASON,
     Attempt,
     Heartbeat,
@@ -239,12 +240,12 @@ class Worker:
 
     def _cancel_reason(self, running: Attempt) -> str:
         """[procs] Why a cancelled attempt ended: shutdown, lost lease, or who cancelled it."""
-        if running.cancel_reason != "cancelled on request":
+        if running.cancel_reason != REQUESTED_REASON:
             return running.cancel_reason
         with self._uow() as uow:
             row = uow.session.get(DeploymentRow, running.deployment_id)
             asked = row.outcome if row is not None else None
-        return asked or "cancelled on request"
+        return asked or REQUESTED_REASON
 
     def pulse(self, running: Attempt) -> str | None:
         """[procs] Refresh the heartbeat of ``running``'s job; its state, None when not held."""
