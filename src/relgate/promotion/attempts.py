@@ -88,6 +88,15 @@ def holds(session: Session, attempt: Attempt | None) -> bool:
     )
 
 
+def requeue(session: Session, attempt: Attempt) -> None:
+    """Give ``attempt``'s job back to the queue, untouched (another server runs it)."""
+    session.execute(
+        update(JobRow)
+        .where(JobRow.id == attempt.job_id, JobRow.attempt == attempt.attempt)
+        .values(state="queued", claimed_by=None)
+    )
+
+
 def request_cancel(session: Session, deployment_id: int) -> bool:
     """Mark the running job of ``deployment_id`` ``cancelling``; return whether there was one.
 
@@ -121,10 +130,15 @@ class RunningAttempts:
     def __init__(self) -> None:
         self._attempts: dict[int, Attempt] = {}
         self._changed = threading.Condition()
+        self._closed = ""
 
     def add(self, attempt: Attempt) -> None:
+        """Track ``attempt``; after :meth:`cancel_all` it is cancelled at once."""
         with self._changed:
             self._attempts[attempt.job_id] = attempt
+            closed = self._closed
+        if closed:
+            attempt.stop(closed)
 
     def remove(self, attempt: Attempt) -> None:
         with self._changed:
@@ -147,8 +161,10 @@ class RunningAttempts:
             return True
 
     def cancel_all(self, reason: str) -> int:
-        """Set the cancel event of every running attempt; return how many."""
+        """Set the cancel event of every running attempt, and of any added later; return
+        how many run now."""
         with self._changed:
+            self._closed = reason
             attempts = list(self._attempts.values())
         for attempt in attempts:
             attempt.stop(reason)

@@ -58,6 +58,7 @@ from relgate.promotion.attempts import (
     RunningAttempts,
     attempt_folder,
     holds,
+    requeue,
 )
 from relgate.promotion.deployers import DeployerService
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
@@ -213,6 +214,11 @@ class Worker:
     def _run_attempt(self, running: Attempt, folder: Path) -> None:
         """[procs] Run one attempt; every write after the start is fenced by ``running``."""
         job_id, deployment_id = running.job_id, running.deployment_id
+        if running.cancel.is_set():  # claimed as the server shut down: leave it to another
+            with self._uow() as uow:
+                requeue(uow.session, running)
+                uow.commit()
+            return
         prepared = self._start_deployment(deployment_id, fence=running.fence)
         if prepared is None:
             self._finish_job(job_id, "done")
