@@ -127,6 +127,8 @@ def build(
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.poll_interval_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        orphan_grace_seconds=settings.orphan_grace_seconds,
     )
     client_metrics = ClientMetricsService(uow, clock)
     notify_worker = NotifyWorker(

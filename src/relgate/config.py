@@ -37,6 +37,11 @@ class Settings:
     worker_threads: int = 2
     job_lease_seconds: float = 30.0
     poll_interval_seconds: float = 0.5
+    # [procs] SIGTERM: how long running deployments may finish before they are cancelled
+    shutdown_grace_seconds: float = 30.0
+    # [procs] how long past its lease a dead server's started deployment holds its
+    # environment (its command is being stopped meanwhile): at least a kill_grace_seconds
+    orphan_grace_seconds: float = 30.0
     auto_migrate_sqlite: bool = True
     # the audit signing key; empty: beside the SQLite database, else in the data folder
     audit_key_file: str = ""
@@ -74,6 +79,12 @@ class Settings:
             job_lease_seconds=_float(env, "RELGATE_JOB_LEASE_SECONDS", cls.job_lease_seconds),
             poll_interval_seconds=_float(
                 env, "RELGATE_POLL_INTERVAL_SECONDS", cls.poll_interval_seconds
+            ),
+            shutdown_grace_seconds=_float(
+                env, "RELGATE_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, minimum=0
+            ),
+            orphan_grace_seconds=_float(
+                env, "RELGATE_ORPHAN_GRACE_SECONDS", cls.orphan_grace_seconds, minimum=0
             ),
             audit_key_file=env.get("RELGATE_AUDIT_KEY_FILE", ""),
             data_dir=env.get("RELGATE_DATA_DIR") or _default_data_dir(env),

@@ -855,7 +855,12 @@ def deploy_cancel(
     token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Cancel a deployment that has not started (requested or waiting for approval)."""
+    """Cancel a deployment.
+
+    One not started (requested or waiting for approval) is cancelled at once. One
+    deploying or verifying is stopped by the server running it, which cancels its
+    deployer within a heartbeat and records it failed with the reason.
+    """
     from relgate.cli.output import print_json
 
     with _client(url, token) as client:

@@ -26,6 +26,10 @@ def serve(
     schema is created and upgraded on start; on PostgreSQL `serve` refuses an
     out-of-date schema and says to run `relgate db upgrade`. On the very first
     start an admin token is created and printed once.
+
+    On SIGTERM (or Ctrl-C) it stops taking requests and claiming jobs, gives
+    running deployments RELGATE_SHUTDOWN_GRACE_SECONDS (30) to finish, then
+    cancels them (recorded failed: "cancelled: relgate shut down") and exits 0.
     """
     import sys
     from dataclasses import replace
@@ -64,6 +68,7 @@ def serve(
 
     gc.collect()
     gc.freeze()
+    _exit_cleanly_on_sigterm()
     uvicorn.run(
         application,
         host=settings.host,
@@ -73,6 +78,24 @@ def serve(
         # an SDK's open event stream must not hold a shutdown for minutes
         timeout_graceful_shutdown=5,
     )
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM end the process with exit code 0 once uvicorn has shut down.
+
+    uvicorn catches SIGTERM while it serves, shuts down (the lifespan stops the
+    workers: grace, then cancel), restores the handler found before it started
+    and raises the signal again. The handler installed here turns that into a
+    clean exit, so a supervisor (systemd, Kubernetes) sees a graceful stop. A
+    SIGTERM before uvicorn starts exits at once: nothing runs yet.
+    """
+    import signal
+    import sys
+
+    def _exit(_signum: int, _frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def _safe_url(url: str) -> str:

@@ -1,10 +1,6 @@
-"""Run a deploy or verify command as a supervised process group.
+"""The command deployer: a deploy or verify command, its environment, folder and user.
 
-The command runs in its own session (``start_new_session=True``) so that a
-timeout, a cancel, or an exit that leaves helpers behind can stop everything
-it started with one signal to the group, never a process of anybody else's.
-Output (stdout and stderr merged) is read in the calling thread and handed to
-the log sink line by line, so the sink is never called from another thread.
+The command itself runs as a supervised process group (relgate.deploy.process).
 
 A command sees a minimal environment (:func:`request_environment`), never the
 server's own: relgate's database URL and settings, and whatever else the
@@ -14,35 +10,21 @@ server was started with, stay out of a deploy script's reach.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import pwd
-import selectors
+import re
 import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from relgate.deploy.config import CommandDeployerSpec, CommandVerifySpec
 from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
+from relgate.deploy.process import RunAs, program_name, run_command
 
-# A line longer than this is handed to the log in pieces, so one endless line
-# cannot grow the buffer without bound.
-MAX_LINE_BYTES = 64 * 1024
-# How long output is still read after the command and its group are gone; a
-# process that detached but kept the pipe open must not hold the step forever.
-DRAIN_SECONDS = 1.0
-POLL_SECONDS = 0.05
-KILL_WAIT_SECONDS = 2.0
-
-_SHELL_SPECIAL = frozenset("$`*?[~{\\;&|<>()")
-
+__all__ = ["CommandDeployer", "RunAs", "command_for", "program_name", "run_command", "run_spec"]
 
 # what a command inherits from the server, whatever its definition says: enough to
 # find programs, a home and the locale; LC_* follow LANG, TZ the clock's zone
@@ -92,22 +74,15 @@ def request_environment(
             "RELGATE_PREVIOUS_ARTIFACT": request.previous_artifact or "",
             "RELGATE_DEPLOYMENT_ID": request.deployment_id,
             "RELGATE_REASON": request.reason,
+            # the fencing token: a script that writes somewhere shared can record it
+            # and refuse to overwrite a newer attempt's write
+            "RELGATE_FENCE": request.fence,
         }
     )
     if workdir is not None:
         result["RELGATE_WORKDIR"] = str(workdir)
         result["TMPDIR"] = str(workdir)
     return result
-
-
-@dataclass(frozen=True)
-class RunAs:
-    """The OS user a command runs as: its ids and home."""
-
-    name: str
-    uid: int
-    gid: int
-    home: str
 
 
 def resolve_user(name: str) -> RunAs | str:
@@ -149,17 +124,21 @@ def run_spec(
     spec: CommandDeployerSpec | CommandVerifySpec,
     request: DeployRequest,
     *,
-    cwd: Path,
+    base_dir: Path,
     log: LogSink,
     cancel: threading.Event | None,
     label: str,
 ) -> StepOutcome:
     """Run the command of ``spec`` for ``request`` in a minimal environment of its own.
 
-    The command runs in ``cwd``, as ``spec.run_as`` when set, with a fresh
-    folder of its own (RELGATE_WORKDIR, also TMPDIR) removed when it ends.
-    Returns the outcome of :func:`run_command`, or a failed one saying why it
-    cannot run as ``run_as``. Never raises for a failing command.
+    The command runs as ``spec.run_as`` when set, with a folder of its own
+    (RELGATE_WORKDIR, also TMPDIR): ``request.workdir`` when the worker made
+    one for the deployment attempt, else a fresh folder removed when it ends.
+    It starts in ``spec.cwd`` (relative to ``base_dir``, the server's working
+    folder) when given, else in that folder of its own; see :func:`command_for`
+    for where a relative program is found. Returns the outcome of
+    :func:`run_command`, or a failed one saying why it cannot run as
+    ``run_as``. Never raises for a failing command.
     """
     user: RunAs | None = None
     if spec.run_as is not None:
@@ -167,7 +146,7 @@ def run_spec(
         if isinstance(resolved, str):
             return StepOutcome(False, f"cannot run {program_name(spec.command)}: {resolved}")
         user = resolved
-    with deployment_folder(request, user) as folder:
+    with _own_folder(request, user) as folder:
         env = request_environment(
             request,
             env=spec.env,
@@ -177,8 +156,8 @@ def run_spec(
             home=user.home if user is not None else None,
         )
         return run_command(
-            spec.command,
-            cwd=cwd,
+            command_for(spec.command, spec.cwd, base_dir),
+            cwd=resolve_cwd(spec.cwd, base_dir) if spec.cwd else folder,
             env=env,
             timeout=spec.timeout_seconds,
             kill_grace=spec.kill_grace_seconds,
@@ -186,7 +165,21 @@ def run_spec(
             cancel=cancel,
             label=label,
             user=user,
+            shown=program_name(spec.command),
         )
+
+
+@contextlib.contextmanager
+def _own_folder(request: DeployRequest, user: RunAs | None) -> Iterator[Path]:
+    """The deployment attempt's folder from the worker, else a fresh one for this command."""
+    if request.workdir is not None:
+        if user is not None:
+            # made by the worker as the server's user: the command's user must write there
+            os.chown(request.workdir, user.uid, user.gid)
+        yield request.workdir
+        return
+    with deployment_folder(request, user) as folder:
+        yield folder
 
 
 def resolve_cwd(cwd: str | None, base_dir: Path) -> Path:
@@ -194,291 +187,37 @@ def resolve_cwd(cwd: str | None, base_dir: Path) -> Path:
     return base_dir / cwd if cwd else base_dir
 
 
-def program_name(command: str | Sequence[str]) -> str:
-    """Return the program a command runs, for messages: ``./deploy.sh`` of ``./deploy.sh prod``."""
+# a shell line's first word after `NAME=value` assignments, when it is a relative path
+# of plain characters (`./deploy.sh`, `ops/deploy.sh`), up to a blank or an operator
+_RELATIVE_PROGRAM = re.compile(
+    r"^(?P<before>\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)"
+    r"(?P<program>[\w.+@%,:-]+/[\w.+@%,:/-]*)"
+    r"(?=$|[\s;&|<>()])"
+)
+
+
+def command_for(command: str | Sequence[str], cwd: str | None, base_dir: Path) -> str | list[str]:
+    """Return ``command`` with a relative program path made absolute where relgate finds it.
+
+    With ``cwd`` the command starts there and a relative program (``./deploy.sh``)
+    is looked up there, as a shell does. Without ``cwd`` the command starts in
+    the deployment's own (empty) folder, and a relative program is taken from
+    ``base_dir``, the server's working folder: ``./deploy.sh`` keeps meaning
+    the script installed beside the server. A bare name (``kubectl``) is looked
+    up in PATH either way.
+    """
+    if cwd:
+        return command if isinstance(command, str) else list(command)
     if not isinstance(command, str):
-        return command[0]
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return command
-    for word in words:
-        # skip leading `NAME=value` assignments, as the shell does
-        name, sep, _ = word.partition("=")
-        if not (sep and name.isidentifier()):
-            return word
-    return command
-
-
-def _cannot_start(command: str, cwd: Path) -> str | None:
-    """Say why the program of a shell command line cannot start, when that is certain.
-
-    Only a program given by path is checked: a bare word may be a builtin, a
-    function or a keyword, which only the shell knows.
-    """
-    program = program_name(command)
-    if "/" not in program or any(char in _SHELL_SPECIAL for char in program):
-        return None
-    path = cwd / program
-    if not path.exists():
-        return os.strerror(errno.ENOENT)
-    if path.is_dir():
-        return os.strerror(errno.EISDIR)
-    if not os.access(path, os.X_OK):
-        return os.strerror(errno.EACCES)
-    return None
-
-
-def _exit_hint(code: int, *, shell: bool) -> str:
-    if not shell:
-        return ""
-    # the shell's own codes for a program it could not start, or that a signal ended
-    if code == 127:
-        return " (command not found)"
-    if code == 126:
-        return " (found but not executable)"
-    if 128 < code < 128 + signal.NSIG:
-        try:
-            return f" (killed by {signal.Signals(code - 128).name})"
-        except ValueError:
-            return ""
-    return ""
-
-
-class _Output:
-    """Reads the merged output pipe without blocking and logs complete lines."""
-
-    def __init__(self, stream: int, log: LogSink) -> None:
-        self._fd = stream
-        self._log = log
-        self._buffer = bytearray()
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(stream, selectors.EVENT_READ)
-        self.closed = False
-
-    def pump(self, wait: float) -> None:
-        """Read what arrives within ``wait`` seconds (sleeps when the pipe is closed)."""
-        if self.closed:
-            time.sleep(wait)
-            return
-        if not self._selector.select(max(wait, 0)):
-            return
-        chunk = os.read(self._fd, 65536)
-        if not chunk:
-            self.close()
-            return
-        self._buffer += chunk
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                break
-            self._emit(bytes(self._buffer[:end]))
-            del self._buffer[: end + 1]
-        while len(self._buffer) > MAX_LINE_BYTES:
-            self._emit(bytes(self._buffer[:MAX_LINE_BYTES]))
-            del self._buffer[:MAX_LINE_BYTES]
-
-    def drain(self, seconds: float) -> None:
-        """Read until the pipe closes or ``seconds`` pass, then stop reading."""
-        end = time.monotonic() + seconds
-        while not self.closed:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                break
-            self.pump(min(remaining, POLL_SECONDS))
-        self.close()
-
-    def close(self) -> None:
-        """Log a last unterminated line, if any, and stop watching the pipe."""
-        if self.closed:
-            return
-        self.closed = True
-        self._selector.close()
-        if self._buffer:
-            self._emit(bytes(self._buffer))
-            self._buffer.clear()
-
-    def abandon(self) -> None:
-        """Stop watching the pipe, dropping an unterminated line."""
-        if not self.closed:
-            self.closed = True
-            self._selector.close()
-
-    def _emit(self, line: bytes) -> None:
-        self._log(line.rstrip(b"\r").decode("utf-8", errors="replace"))
-
-
-def _has_live_member(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` is alive, zombies aside.
-
-    Orphans are reparented to PID 1, which in a container may never reap them,
-    so a group of zombies must not count as running.
-    """
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _has_live_member(pgid)
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _stop_group(process: subprocess.Popen[bytes], grace: float, output: _Output) -> None:
-    """SIGTERM the command's process group, then SIGKILL what is left after ``grace`` seconds."""
-    pgid = process.pid
-    _signal_group(pgid, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        output.pump(POLL_SECONDS)
-        # the leader stays a zombie until reaped, which keeps its id from reuse
-        if process.poll() is not None and not _group_alive(pgid):
-            return
-    _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the command's process group and wait, briefly, until it is gone."""
-    _signal_group(process.pid, signal.SIGKILL)
-    process.wait()
-    # SIGKILL is delivered asynchronously; a process stuck in the kernel may lag
-    end = time.monotonic() + KILL_WAIT_SECONDS
-    while _group_alive(process.pid) and time.monotonic() < end:
-        time.sleep(0.005)
-
-
-def run_command(
-    command: str | Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    timeout: float,
-    kill_grace: float,
-    log: LogSink,
-    cancel: threading.Event | None = None,
-    label: str = "command",
-    user: RunAs | None = None,
-) -> StepOutcome:
-    """Run ``command`` (a shell line or an argv) in ``cwd``, streaming its output to ``log``.
-
-    ``env`` is the whole environment of the command; ``user`` the OS user it
-    runs as (its own group, no supplementary groups), the server's by default.
-
-    Returns a succeeded outcome when it exits 0; otherwise an outcome naming
-    the exit code, the signal, the timeout, ``cancelled``, or why it could not
-    start. Never raises for a failing command (only an exception of ``log``
-    itself propagates, after the processes are stopped). Whatever the command
-    leaves running in its process group is stopped before this returns.
-    """
-    name = program_name(command)
-    if not cwd.is_dir():
-        return StepOutcome(False, f"cannot run {name}: working directory {cwd} does not exist")
-    if isinstance(command, str):
-        problem = _cannot_start(command, cwd)
-        if problem is not None:
-            return StepOutcome(False, f"cannot run {name}: {problem}")
-        argv = ["/bin/sh", "-c", command]
-    else:
         argv = list(command)
-    try:
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            user=user.uid if user is not None else None,
-            group=user.gid if user is not None else None,
-            extra_groups=[] if user is not None else None,
-        )
-    except OSError as exc:
-        return StepOutcome(False, f"cannot run {name}: {exc.strerror or exc}")
-    assert process.stdout is not None
-    output = _Output(process.stdout.fileno(), log)
-    try:
-        return _supervise(
-            process,
-            output,
-            timeout=timeout,
-            kill_grace=kill_grace,
-            log=log,
-            cancel=cancel,
-            label=label,
-            shell=isinstance(command, str),
-        )
-    finally:
-        if process.poll() is None or _group_alive(process.pid):
-            # only reached when the log sink raised: leave nothing behind
-            _kill_group(process)
-        output.abandon()
-        process.stdout.close()
-
-
-def _supervise(
-    process: subprocess.Popen[bytes],
-    output: _Output,
-    *,
-    timeout: float,
-    kill_grace: float,
-    log: LogSink,
-    cancel: threading.Event | None,
-    label: str,
-    shell: bool,
-) -> StepOutcome:
-    deadline = time.monotonic() + timeout
-    while process.poll() is None:
-        if cancel is not None and cancel.is_set():
-            log(f"relgate: cancelled, stopping the {label}")
-            _stop_group(process, kill_grace, output)
-            output.drain(DRAIN_SECONDS)
-            return StepOutcome(False, "cancelled")
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            log(f"relgate: {label} timed out after {timeout:g} s, stopping it")
-            _stop_group(process, kill_grace, output)
-            output.drain(DRAIN_SECONDS)
-            return StepOutcome(False, f"{label} timed out after {timeout:g} s")
-        output.pump(min(POLL_SECONDS, remaining))
-    code = process.returncode
-    if _group_alive(process.pid):
-        log(
-            f"relgate: stopping processes the {label} left running in its process group "
-            "(start long-lived processes with setsid)"
-        )
-        _stop_group(process, kill_grace, output)
-    output.drain(DRAIN_SECONDS)
-    if code == 0:
-        return StepOutcome(True, f"{label} exited 0", 0)
-    if code < 0:
-        try:
-            signame = signal.Signals(-code).name
-        except ValueError:
-            signame = f"signal {-code}"
-        return StepOutcome(False, f"{label} was killed by {signame}")
-    return StepOutcome(False, f"{label} exited {code}{_exit_hint(code, shell=shell)}", code)
+        if argv and "/" in argv[0] and not argv[0].startswith("/"):
+            argv[0] = str(base_dir / argv[0])
+        return argv
+    return _RELATIVE_PROGRAM.sub(
+        lambda match: match["before"] + shlex.quote(str(base_dir / match["program"])),
+        command,
+        count=1,
+    )
 
 
 class CommandDeployer:
@@ -486,7 +225,7 @@ class CommandDeployer:
 
     def __init__(self, spec: CommandDeployerSpec, *, base_dir: Path) -> None:
         self._spec = spec
-        self._cwd = resolve_cwd(spec.cwd, base_dir)
+        self._base_dir = base_dir
 
     def deploy(
         self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
@@ -498,5 +237,10 @@ class CommandDeployer:
         otherwise. Never raises for a failing command.
         """
         return run_spec(
-            self._spec, request, cwd=self._cwd, log=log, cancel=cancel, label="deploy command"
+            self._spec,
+            request,
+            base_dir=self._base_dir,
+            log=log,
+            cancel=cancel,
+            label="deploy command",
         )

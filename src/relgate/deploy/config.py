@@ -41,6 +41,7 @@ RESERVED_ENV = frozenset(
         "RELGATE_DEPLOYMENT_ID",
         "RELGATE_REASON",
         "RELGATE_WORKDIR",
+        "RELGATE_FENCE",
     }
 )
 
@@ -58,7 +59,10 @@ class _CommandSpec(BaseModel):
     )
     cwd: str | None = Field(
         default=None,
-        description="Working directory, relative to the directory of relgate.yaml (the default).",
+        description=(
+            "Where the command starts, relative to the server's working folder; by default "
+            "the deployment's own folder (RELGATE_WORKDIR). docs/deployers.md"
+        ),
     )
     env: dict[str, str] = Field(
         default_factory=dict,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from relgate.deploy.command import resolve_cwd, run_spec
+from relgate.deploy.command import run_spec
 from relgate.deploy.config import CommandVerifySpec, HttpVerifySpec
 from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
 
@@ -125,7 +125,7 @@ class CommandVerifier:
 
     def __init__(self, spec: CommandVerifySpec, *, base_dir: Path) -> None:
         self._spec = spec
-        self._cwd = resolve_cwd(spec.cwd, base_dir)
+        self._base_dir = base_dir
 
     def verify(
         self, request: DeployRequest, log: LogSink, *, cancel: threading.Event | None = None
@@ -137,5 +137,10 @@ class CommandVerifier:
         otherwise. Never raises for a failing command.
         """
         return run_spec(
-            self._spec, request, cwd=self._cwd, log=log, cancel=cancel, label="verify command"
+            self._spec,
+            request,
+            base_dir=self._base_dir,
+            log=log,
+            cancel=cancel,
+            label="verify command",
         )

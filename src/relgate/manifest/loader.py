@@ -175,34 +175,6 @@ def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     return None
 
 
-def _real_path(loc: Loc, data: Any, lines: dict[Loc, int]) -> Loc:
-    """Drop the parts pydantic adds for unions (a discriminator's value, validator names)."""
-    path: Loc = ()
-    node = data
-    for index, part in enumerate(loc):
-        candidate = (*path, part)
-        if isinstance(part, str):
-            # a discriminated union puts the tag's value in the path; it may equal a key
-            # (a registered deployer's `gitops:` settings beside its `type: gitops`)
-            if isinstance(node, dict) and node.get("type") == part and part not in node:
-                continue
-            # `deployer: {ref: NAME}` is the member tagged "ref" (relgate.deploy.config),
-            # always followed by the field that failed
-            tagged_ref = part == "ref" and index + 1 < len(loc)
-            if tagged_ref and isinstance(node, dict) and "type" not in node and "ref" in node:
-                continue
-            if candidate not in lines and (part.startswith("function-") or "[" in part):
-                continue
-        path = candidate
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return path
-
-
 def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
     """Validate ``data`` as ``model`` (a pydantic model or a msgspec Struct).
 
@@ -222,13 +194,22 @@ def validate(model: type[M], data: Any, lines: dict[Loc, int], file: str) -> M:
 def _validate_pydantic(model: Any, data: Any, lines: dict[Loc, int], file: str) -> Any:
     from pydantic import ValidationError
 
+    from relgate.manifest import wording
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = _real_path(tuple(p for p in first["loc"] if isinstance(p, str | int)), data, lines)
-        message = first["msg"]
+        errors = exc.errors()
+        first = errors[0]
+        loc, union = wording.real_path(first["loc"], data)
+        extra, message = wording.pydantic_message(first)
         count = exc.error_count()
+        if union:
+            # a value that fits no member of `str | list[str]`: one message for all of them
+            related = [e for e in errors if wording.real_path(e["loc"], data)[0][: len(loc)] == loc]
+            message = wording.union_message(related, data, loc)
+            count -= len(related) - 1
+        loc = (*loc, *extra)
         if count > 1:
             message += f" (and {count - 1} more error{'s' if count > 2 else ''})"
         raise InvalidConfig(
@@ -240,12 +221,15 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 # msgspec writes `.key` for fields, `[3]` for list items and `[...]` for dict values
 _PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+_REQUIRED = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 # a __post_init__ check names its field first: "tag_format: must contain {version}"
 _FIELD_FIRST = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.+)$", re.S)
 
 
 def _validate_struct(model: Any, data: Any, lines: dict[Loc, int], file: str) -> Any:
     import msgspec
+
+    from relgate.manifest import wording
 
     try:
         return msgspec.convert(data, model)
@@ -259,8 +243,12 @@ def _validate_struct(model: Any, data: Any, lines: dict[Loc, int], file: str) ->
         unknown = _UNKNOWN.match(message)
         if unknown:
             loc = (*loc, unknown["field"])
-            message = "unknown key (a typo?)"
+            message = wording.UNKNOWN_KEY
+        elif _REQUIRED.match(message):
+            loc = (*loc, _REQUIRED.match(message)["field"])  # type: ignore[index]
+            message = wording.MISSING
         else:
+            message = wording.msgspec_message(message)
             named = _FIELD_FIRST.match(message)
             if named:
                 loc = (*loc, *_dotted(named["field"]))

@@ -24,6 +24,7 @@ from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import Conflict, GateFailed, NotFound
 from relgate.limits import check_text
+from relgate.promotion import attempts
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, GateView
@@ -570,11 +571,22 @@ class PromotionService:
         )
 
     def cancel(self, principal: Principal, deployment_id: int, reason: str = "") -> DeploymentView:
-        """Cancel a deployment that has not started; raises Conflict once it runs."""
+        """Cancel a deployment; raises Conflict once it has ended.
+
+        One not started yet is cancelled at once. One deploying or verifying is
+        marked for its worker, which stops the deployer at its next heartbeat and
+        records it failed with this reason (relgate.promotion.attempts).
+        """
         principal.require(Action.PROMOTE)
         check_text("reason", reason, limits.REASON)
         with self._uow() as uow:
             row = self._scoped_deployment(uow.session, principal, Action.PROMOTE, deployment_id)
+            # [procs] a running deployment: the cancel reaches its deployer through the job
+            running = (DeploymentState.DEPLOYING.value, DeploymentState.VERIFYING.value)
+            if row.state in running and attempts.request_cancel(uow.session, deployment_id):
+                row.outcome = f"cancelled by {principal.name}: {reason}"
+                uow.commit()
+                return self._view(uow.session, row)
             if row.state not in (
                 DeploymentState.REQUESTED.value,
                 DeploymentState.WAITING_FOR_APPROVAL.value,

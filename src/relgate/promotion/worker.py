@@ -13,6 +13,22 @@ a running job whose heartbeat is older than the lease (``RELGATE_JOB_LEASE_SECON
 deployment is marked ``failed`` with the reason "interrupted", the environment
 is freed, and, where the environment says ``auto_rollback: true``, the stable
 anchor is redeployed, exactly as for any other failure.
+
+[procs] One deployment per environment, even when a server dies: such a
+``deploying``/``verifying`` job is only reconciled once its heartbeat is older than
+the lease *plus* the orphan grace (``RELGATE_ORPHAN_GRACE_SECONDS``, 30 s by
+default, at least the longest ``kill_grace_seconds`` of a command). Until then the
+environment stays held. The rule rests on the supervisor
+(relgate.deploy.supervisor): when the server process is gone, its deploy or
+verify command's whole process group gets SIGTERM at once and SIGKILL after
+``kill_grace_seconds``, so by the end of lease + grace the orphan is gone and the
+next deployment cannot overlap it. Writes of a reconciled attempt are refused by
+its fencing token (relgate.promotion.attempts: ``holds``).
+
+[procs] Shutdown (``stop``): no new job is claimed; running deployments get the
+shutdown grace (``RELGATE_SHUTDOWN_GRACE_SECONDS``) to finish, then their cancel
+event is set: the deployer stops its command and the deployment is recorded
+failed with "cancelled: relgate shut down", freeing the environment.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +49,17 @@ from relgate.deploy.config import CommandVerifySpec, DeployerRef, DeployerSpec, 
 from relgate.deploy.factory import BuildContext, DeployerRegistry, default_registry
 from relgate.deploy.ports import DeployRequest, StableTagger, StepOutcome
 from relgate.errors import Conflict, Forbidden, NotFound, RelgateError
+from relgate.promotion.attempts import (
+    LIVE_STATES,
+    REQUESTED_REASON,
+    SHUTDOWN_REASON,
+    Attempt,
+    Heartbeat,
+    RunningAttempts,
+    attempt_folder,
+    holds,
+    requeue,
+)
 from relgate.promotion.deployers import DeployerService
 from relgate.promotion.model import DeploymentKind, DeploymentState, moved
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
@@ -62,6 +90,9 @@ class Worker:
         threads: int = 2,
         lease_seconds: float = 30.0,
         poll_seconds: float = 0.5,
+        shutdown_grace_seconds: float = 5.0,
+        orphan_grace_seconds: float = 30.0,
+        workdir_root: Path | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -77,6 +108,11 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # [procs] running attempts (cancel events), shutdown and orphan graces
+        self._running = RunningAttempts()
+        self._shutdown_grace = max(0.0, shutdown_grace_seconds)
+        self._orphan_grace = max(0.0, orphan_grace_seconds)
+        self._workdir_root = workdir_root
         promotion.on_job_queued(self.wake)
 
     def wake(self) -> None:
@@ -91,8 +127,19 @@ class Worker:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming jobs; give running ones the shutdown grace, then cancel them.
+
+        [procs] A cancelled deployment is recorded failed ("cancelled: relgate shut
+        down") and frees its environment before this returns; ``timeout`` bounds
+        the wait for each thread after the cancel (the deployer's kill grace).
+        """
         self._stop.set()
         self._wake.set()
+        if not self._running.wait_until_none(self._shutdown_grace):
+            count = self._running.cancel_all(SHUTDOWN_REASON)
+            log.warning("shutting down: cancelling %d running deployment(s)", count)
+            # a cancelled command gets SIGTERM, then SIGKILL after its kill grace
+            self._running.wait_until_none(max(timeout, self._orphan_grace))
         for thread in self._threads:
             thread.join(timeout)
 
@@ -116,6 +163,8 @@ class Worker:
 
     def claim(self) -> int | None:
         """Claim the oldest queued job; return its id, or None when there is none."""
+        if self._stop.is_set():  # [procs] a stopping worker claims nothing more
+            return None
         now = self._clock.now()
         with self._uow() as uow:
             job = uow.session.scalar(
@@ -153,12 +202,32 @@ class Worker:
         if deployment_id is None:
             self._finish_job(job_id, "done")
             return
-        prepared = self._start_deployment(deployment_id, fence=f"{deployment_id}.{attempt}")
+        # [procs] the attempt: its cancel event, fencing token and folder of its own
+        running = Attempt(job_id, deployment_id, attempt, self.worker_id)
+        self._running.add(running)
+        try:
+            with attempt_folder(running, self._workdir_root) as folder:
+                self._run_attempt(running, folder)
+        finally:
+            self._running.remove(running)
+
+    def _run_attempt(self, running: Attempt, folder: Path) -> None:
+        """[procs] Run one attempt; every write after the start is fenced by ``running``."""
+        job_id, deployment_id = running.job_id, running.deployment_id
+        if running.cancel.is_set():  # claimed as the server shut down: leave it to another
+            with self._uow() as uow:
+                requeue(uow.session, running)
+                uow.commit()
+            return
+        prepared = self._start_deployment(deployment_id, fence=running.fence)
         if prepared is None:
             self._finish_job(job_id, "done")
             return
         request, env_spec_data = prepared
-        heartbeat = _Heartbeat(self, job_id, deployment_id)
+        request = replace(request, workdir=folder)
+        heartbeat = Heartbeat(
+            running, pulse=self.pulse, append_log=self._append_log, lease_seconds=self._lease
+        )
         heartbeat.start()
         try:
             outcome = self._deploy_and_verify(deployment_id, request, env_spec_data, heartbeat)
@@ -167,8 +236,41 @@ class Worker:
             outcome = StepOutcome(False, f"relgate error while deploying: {exc}")
         finally:
             heartbeat.stop()
-        self._complete(deployment_id, outcome)
-        self._finish_job(job_id, "done")
+        if running.cancel.is_set() and not outcome.succeeded:
+            outcome = StepOutcome(False, self._cancel_reason(running), outcome.exit_code)
+        self._complete(deployment_id, outcome, fence=running)
+        with self._uow() as uow:
+            ours = holds(uow.session, running)
+        if ours:
+            self._finish_job(job_id, "done")
+
+    def _cancel_reason(self, running: Attempt) -> str:
+        """[procs] Why a cancelled attempt ended: shutdown, lost lease, or who cancelled it."""
+        if running.cancel_reason != REQUESTED_REASON:
+            return running.cancel_reason
+        with self._uow() as uow:
+            row = uow.session.get(DeploymentRow, running.deployment_id)
+            asked = row.outcome if row is not None else None
+        return asked or REQUESTED_REASON
+
+    def pulse(self, running: Attempt) -> str | None:
+        """[procs] Refresh the heartbeat of ``running``'s job; its state, None when not held."""
+        with self._uow() as uow:
+            result = uow.session.execute(
+                update(JobRow)
+                .where(
+                    JobRow.id == running.job_id,
+                    JobRow.state.in_(LIVE_STATES),
+                    JobRow.attempt == running.attempt,
+                    JobRow.claimed_by == running.worker_id,
+                )
+                .values(heartbeat_at=self._clock.now())
+            )
+            state = None
+            if getattr(result, "rowcount", 0):
+                state = uow.session.scalar(select(JobRow.state).where(JobRow.id == running.job_id))
+            uow.commit()
+            return state
 
     def _start_deployment(
         self, deployment_id: int, *, fence: str = ""
@@ -223,7 +325,7 @@ class Worker:
         deployment_id: int,
         request: DeployRequest,
         env_spec_data: dict[str, object],
-        heartbeat: _Heartbeat,
+        heartbeat: Heartbeat,
     ) -> StepOutcome:
         env_spec = EnvironmentSpec.model_validate(env_spec_data) if env_spec_data else None
         try:
@@ -238,7 +340,7 @@ class Worker:
             if env_spec is not None and isinstance(env_spec.deployer, DeployerRef):
                 heartbeat.line(f"deployer: the registered deployer {env_spec.deployer.ref!r}")
             heartbeat.line(f"deploying {request.artifact} to {request.environment}")
-            deploy = deployer.deploy(request, heartbeat.line)
+            deploy = deployer.deploy(request, heartbeat.line, cancel=heartbeat.cancel)  # [procs]
         if not deploy.succeeded:
             return deploy
         with self._uow() as uow:
@@ -246,7 +348,9 @@ class Worker:
             row = uow.session.get(DeploymentRow, deployment_id)
             # still deploying, unless the reconciler failed it meanwhile (then
             # _complete leaves it as it is)
-            if row is not None and row.state == DeploymentState.DEPLOYING.value:
+            # [procs] ... and only while this attempt still holds the job (its fence)
+            held = holds(uow.session, heartbeat.attempt)
+            if held and row is not None and row.state == DeploymentState.DEPLOYING.value:
                 row.state = moved(row.state, DeploymentState.VERIFYING, row.id)
                 row.updated_at = now
                 audit.append(
@@ -264,7 +368,7 @@ class Worker:
             verified = StepOutcome(True, f"{deploy.reason}; no verification configured")
         else:
             heartbeat.line("verifying")
-            verified = verifier.verify(request, heartbeat.line)
+            verified = verifier.verify(request, heartbeat.line, cancel=heartbeat.cancel)  # [procs]
         if verified.succeeded:
             self._move_stable_tag(request, env_spec, heartbeat)
         return verified
@@ -274,7 +378,7 @@ class Worker:
         return BuildContext(base_dir=self._base_dir, environ=environ)
 
     def _move_stable_tag(
-        self, request: DeployRequest, env_spec: EnvironmentSpec | None, heartbeat: _Heartbeat
+        self, request: DeployRequest, env_spec: EnvironmentSpec | None, heartbeat: Heartbeat
     ) -> None:
         """Move the environment's stable tag in the registry, when it names one.
 
@@ -319,11 +423,18 @@ class Worker:
             verify = definition.verify_spec(environ)
         return definition.deployer_spec(environ), verify
 
-    def _complete(self, deployment_id: int, outcome: StepOutcome) -> None:
+    def _complete(
+        self, deployment_id: int, outcome: StepOutcome, *, fence: Attempt | None = None
+    ) -> None:
         now = self._clock.now()
         follow_up: tuple[str, str, str, str] | None = None
         with self._uow() as uow:
             session = uow.session
+            if not holds(session, fence):  # [procs] a late write of a reconciled attempt
+                log.warning(
+                    "attempt %s lost its job: its outcome is dropped", fence and fence.fence
+                )
+                return
             row = session.get(DeploymentRow, deployment_id)
             assert row is not None
             if row.state not in (DeploymentState.DEPLOYING.value, DeploymentState.VERIFYING.value):
@@ -423,8 +534,10 @@ class Worker:
             )
             uow.commit()
 
-    def _append_log(self, deployment_id: int, text: str) -> None:
+    def _append_log(self, deployment_id: int, text: str, fence: Attempt | None = None) -> None:
         with self._uow() as uow:
+            if not holds(uow.session, fence):  # [procs] a reconciled attempt's log is dropped
+                return
             row = uow.session.get(DeploymentRow, deployment_id)
             if row is None:
                 return
@@ -447,22 +560,32 @@ class Worker:
         """Apply the reconciliation rule to jobs whose worker stopped; return how many."""
         now = self._clock.now()
         cutoff = now - timedelta(seconds=self._lease)
+        # [procs] a started deployment holds its environment for the orphan grace too
+        hold_cutoff = cutoff - timedelta(seconds=self._orphan_grace)
         failed: list[tuple[str, str, int, str]] = []
         count = 0
         with self._uow() as uow:
             session = uow.session
             jobs = session.scalars(
                 select(JobRow)
-                .where(JobRow.state == "running", JobRow.heartbeat_at < cutoff)
+                .where(JobRow.state.in_(LIVE_STATES), JobRow.heartbeat_at < cutoff)
                 .with_for_update(skip_locked=True)
             ).all()
             for job in jobs:
-                count += 1
                 row = session.get(DeploymentRow, job.deployment_id) if job.deployment_id else None
                 if row is None or row.state == DeploymentState.REQUESTED.value:
+                    count += 1
                     job.state = "queued"
                     job.claimed_by = None
                     continue
+                started = row.state in (
+                    DeploymentState.DEPLOYING.value,
+                    DeploymentState.VERIFYING.value,
+                )
+                beat = as_utc(job.heartbeat_at) if job.heartbeat_at else None
+                if started and beat is not None and beat >= as_utc(hold_cutoff):
+                    continue  # [procs] its command may still be stopping: keep holding
+                count += 1
                 job.state = "failed"
                 job.finished_at = now
                 if row.state not in (
@@ -507,43 +630,3 @@ _OWN_COMMAND = (
     "run there: register a deployer (`relgate deployers add NAME ...`), name it in relgate.yaml "
     "as `deployer: {{ref: NAME}}` and apply it"
 )
-
-
-class _Heartbeat:
-    """Collects log lines of a running job, flushing them and the heartbeat periodically."""
-
-    def __init__(self, worker: Worker, job_id: int, deployment_id: int) -> None:
-        self._worker = worker
-        self._job_id = job_id
-        self._deployment_id = deployment_id
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{job_id}")
-
-    def line(self, text: str) -> None:
-        with self._lock:
-            self._lines.append(text)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _flush(self) -> None:
-        with self._lock:
-            lines, self._lines = self._lines, []
-        if lines:
-            self._worker._append_log(self._deployment_id, "\n".join(lines))
-
-    def _run(self) -> None:
-        interval = min(1.0, max(0.2, self._worker._lease / 10))
-        while not self._stop.wait(interval):
-            try:
-                self._worker.beat(self._job_id)
-                self._flush()
-            except Exception:
-                log.exception("heartbeat failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._flush()

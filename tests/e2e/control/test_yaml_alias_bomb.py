@@ -48,3 +48,16 @@ def test_relgate_version_refuses_an_alias_bomb_in_the_repository(tmp_path: Path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"relgate.yaml:6: {REFUSAL}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_relgate_apply_words_a_nested_error_as_a_top_level_one(
+    relgate_server: RelgateServer, tmp_path: Path
+) -> None:
+    (tmp_path / "relgate.yaml").write_text(
+        "service: pay\nenvironments:\n  - name: dev\n    protected: false\n    notify: x\n"
+    )
+    proc = run_cli("apply", url=relgate_server[0], token=relgate_server[1], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "relgate.yaml:5: environments[0].notify: unknown key (a typo?)" in proc.stderr
+    assert "Extra inputs" not in proc.stderr
+    assert "Traceback" not in proc.stderr

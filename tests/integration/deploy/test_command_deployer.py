@@ -15,6 +15,9 @@ from tests.integration.deploy.processes import REQUEST, is_running, kill_if_runn
 
 
 def deployer(tmp_path: Path, command: str | list[str], **settings: object) -> CommandDeployer:
+    """A command deployer whose base folder is ``tmp_path``; it runs there too unless
+    ``cwd`` says otherwise (``cwd=None``: the default, the deployment's own folder)."""
+    settings.setdefault("cwd", ".")
     spec = CommandDeployerSpec.model_validate({"type": "command", "command": command, **settings})
     return CommandDeployer(spec, base_dir=tmp_path)
 
@@ -154,6 +157,7 @@ def test_a_command_sees_only_the_minimal_environment_and_what_its_spec_names(
         "RELGATE_PREVIOUS_ARTIFACT",
         "RELGATE_DEPLOYMENT_ID",
         "RELGATE_REASON",
+        "RELGATE_FENCE",
     }
     assert seen["KUBECONFIG"] == "/etc/kube/config"
     assert seen["DEPLOY_TOKEN"] == "s3cret"

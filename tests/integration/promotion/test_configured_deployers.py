@@ -65,7 +65,7 @@ def test_an_invalid_deployers_file_is_refused_naming_file_line_and_field(
         build(Settings(database_url=database_url, deployers_file=config))
 
     assert str(refused.value) == (
-        f"{config}:4: deployers[0].timeout_seconds: Input should be greater than 0"
+        f"{config}:4: deployers[0].timeout_seconds: must be greater than 0 (got 0)"
     )
 
 

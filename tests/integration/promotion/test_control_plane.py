@@ -31,10 +31,11 @@ def pipeline_yaml(workdir: Path) -> str:
     deploy = workdir / "deploy.sh"
     deploy.write_text(
         textwrap.dedent(
-            """\
+            f"""\
             #!/bin/sh
             echo "deploying $RELGATE_VERSION to $RELGATE_ENVIRONMENT"
-            echo "$RELGATE_VERSION" > "$RELGATE_ENVIRONMENT.version"
+            # the command runs in a folder of its own (RELGATE_WORKDIR): state goes elsewhere
+            echo "$RELGATE_VERSION" > "{workdir}/$RELGATE_ENVIRONMENT.version"
             """
         )
     )

@@ -57,7 +57,10 @@ def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     clock = FixedClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
     built = build(Settings(database_url=database_url), clock=clock, base_dir=tmp_path)
     script = tmp_path / "deploy.sh"
-    script.write_text('#!/bin/sh\necho "$RELGATE_VERSION" > "$RELGATE_ENVIRONMENT.version"\n')
+    # the command runs in a folder of its own (RELGATE_WORKDIR): it records where the test looks
+    script.write_text(
+        f'#!/bin/sh\necho "$RELGATE_VERSION" > "{tmp_path}/$RELGATE_ENVIRONMENT.version"\n'
+    )
     script.chmod(0o755)
     built.deployers.add(
         ADMIN, RegisteredDeployer(name="shop-production", command=str(script), timeout_seconds=30)

@@ -143,7 +143,11 @@ def test_a_deployment_interrupted_by_kill_9_is_failed_and_rolled_back_on_restart
     engine.dispose()
     token = _setup(url, pipeline, {"pay@1.0.0": "a", "pay@1.1.0": "b"})
     headers = {"Authorization": f"Bearer {token}"}
-    env = {"RELGATE_DATABASE_URL": url, "RELGATE_JOB_LEASE_SECONDS": "2"}
+    env = {
+        "RELGATE_DATABASE_URL": url,
+        "RELGATE_JOB_LEASE_SECONDS": "2",
+        "RELGATE_ORPHAN_GRACE_SECONDS": "1",
+    }
     server = start_server(tmp_path / "srv", env)
     try:
         first = httpx.post(
