@@ -1,6 +1,7 @@
 """The ``deployer`` and ``verify`` keys of an environment in relgate.yaml.
 
 deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
+      or  {type: record}: nothing is deployed, the deployment is recorded only
       or  {ref: payments-prod}: a deployer an admin registered on the server
           (relgate.deploy.registered); the only kind a protected environment may use
 verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
@@ -138,6 +139,32 @@ class CommandDeployerSpec(_CommandSpec):
     )
 
 
+class RecordDeployerSpec(BaseModel):
+    """``deployer: {type: record}``: nothing is deployed; the deployment is recorded only.
+
+    For an environment relgate tracks but does not deploy to (another tool
+    deploys). A pipeline must say so: an environment without ``deployer:`` is
+    refused by ``relgate apply``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["record"]
+
+
+class FakeDeployerSpec(BaseModel):
+    """``deployer: {type: fake, name: NAME}``: a scripted deployer tests register.
+
+    A server offers it only when a test added it to its registry
+    (relgate.deploy.fake.register); elsewhere a deployment with it fails saying so.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["fake"]
+    name: str = Field(default="default", description="Which registered fake deployer runs.")
+
+
 class CommandVerifySpec(_CommandSpec):
     """Verify by running a command (smoke tests) that must exit 0 in time."""
 
@@ -231,13 +258,17 @@ def _deployer_kind(value: Any) -> Any:
 
 
 DeployerSpec = Annotated[
-    Annotated[CommandDeployerSpec, Tag("command")] | Annotated[DeployerRef, Tag("ref")],
+    Annotated[CommandDeployerSpec, Tag("command")]
+    | Annotated[RecordDeployerSpec, Tag("record")]
+    | Annotated[FakeDeployerSpec, Tag("fake")]
+    | Annotated[DeployerRef, Tag("ref")],
     Field(
         discriminator=Discriminator(
             _deployer_kind,
             custom_error_type="invalid_type",
-            custom_error_message="give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`",
+            custom_error_message="give `ref: NAME` (a deployer registered on the server), "
+            "`type: command`, or `type: record` (nothing is deployed, the deployment is "
+            "recorded only)",
         )
     ),
 ]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from relgate.deploy.command import CommandDeployer
 from relgate.deploy.config import CommandDeployerSpec, CommandVerifySpec, HttpVerifySpec
 from relgate.deploy.ports import Deployer, Verifier
+from relgate.deploy.record import RecordDeployer
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
 
@@ -77,6 +78,7 @@ def default_registry() -> DeployerRegistry:
         "command",
         lambda spec, ctx: CommandDeployer(_as(spec, CommandDeployerSpec), base_dir=ctx.base_dir),
     )
+    registry.add_deployer("record", lambda spec, ctx: RecordDeployer())
     registry.add_verifier("http", lambda spec, ctx: HttpVerifier(_as(spec, HttpVerifySpec)))
     registry.add_verifier(
         "command",

@@ -95,8 +95,8 @@ def test_numbers_in_env_become_text() -> None:
     [
         (
             "deployer:\n  type: gitops\n",
-            "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`",
+            "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server), "
+            "`type: command`, or `type: record`",
         ),
         (
             "deployer: {type: command, command: x}\nverify:\n  type: ftp\n",
