@@ -88,7 +88,18 @@ class SqlDeployments:
 
     def environment(self, service: str, name: str, *, lock: bool = False) -> Environment:
         svc = queries.service_by_name(self.session, service)
-        return self.environment_of(queries.environment(self.session, svc, name, lock=lock))
+        try:
+            return self.environment_of(queries.environment(self.session, svc, name, lock=lock))
+        except NotFound:
+            # a deployment that ran while its environment left the pipeline still ends
+            row = self.session.scalar(
+                select(EnvironmentRow).where(
+                    EnvironmentRow.service_id == svc.id, EnvironmentRow.name == name
+                )
+            )
+            if row is None:
+                raise
+            return self.environment_of(row)
 
     def environment_of(self, row: EnvironmentRow) -> Environment:
         """The Environment for a row loaded by the caller (kept in step with it)."""
