@@ -106,9 +106,6 @@ class SqlDeployments:
         known = self._envs.get(row.id)
         if known is not None and known[1] is row:
             return known[0]
-        self._services[row.service_id] = self._services.get(row.service_id) or (
-            self._service_name(row.service_id)
-        )
         env = Environment(
             id=row.id,
             service=self._service_name(row.service_id),
