@@ -133,6 +133,7 @@ def pipeline_yaml(service: str, names: Sequence[str], deploy_command: str | None
                 f"      command: {_yaml_quote(deploy_command)}",
             ]
             continue
+        lines.append("    deployer: {type: record}")
         gates = []
         if position > 0:
             gates.append("verified_in")
@@ -312,9 +313,9 @@ def build_fill(
                         "replaces_deployment_id": None,
                         "requested_by": "ci",
                         "reason": "",
-                        "outcome": "verified: recorded (no deployer configured)",
+                        "outcome": "verified: recorded only (deployer: record)",
                         "gate_results": gates,
-                        "log": "no deployer configured: the deployment is recorded only\n",
+                        "log": "recorded only: the deployment deployed nothing\n",
                         "created_at": at,
                         "updated_at": at + timedelta(seconds=3),
                         "started_at": at + timedelta(seconds=1),

@@ -53,7 +53,9 @@ service: bench-service
 environments:
   - name: dev
     auto_promote: true
+    deployer: {type: record}
   - name: staging
+    deployer: {type: record}
 """
 
 

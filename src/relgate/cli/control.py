@@ -912,7 +912,7 @@ def status(
     token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show every environment: what runs there, the stable anchor, pins, the last deployment."""
+    """Show every environment: what runs there, the stable anchor, what is being deployed."""
     from relgate.cli.output import print_json
 
     with _client(url, token) as client:
@@ -921,14 +921,28 @@ def status(
         print_json(rows)
         return
     print_rows(
-        ["service", "environment", "current", "stable", "pinned", "last deployment"],
+        [
+            "service",
+            "environment",
+            "deployer",
+            "current",
+            "stable",
+            "pinned",
+            "deploying",
+            "last deployment",
+        ],
         [
             [
                 r["service"],
                 r["environment"],
+                cell(r.get("deployer")),
                 cell(r.get("current")),
                 cell(r.get("stable")),
                 cell(r.get("pinned")),
+                # what is on its way in, apart from what runs (current)
+                f"{r['deploying']} #{r['deploying_deployment']} {r['deploying_state']}"
+                if r.get("deploying") is not None
+                else "-",
                 f"#{r['last_deployment']} {r['last_version']} {r['last_state']}"
                 if r.get("last_deployment") is not None
                 else "-",
@@ -962,12 +976,24 @@ def history(
         print_json(rows)
         return
     print_rows(
-        ["id", "when", "environment", "kind", "version", "from", "state", "who", "why / outcome"],
+        [
+            "id",
+            "when",
+            "environment",
+            "deployer",
+            "kind",
+            "version",
+            "from",
+            "state",
+            "who",
+            "why / outcome",
+        ],
         [
             [
                 d["id"],
                 _when(d.get("created_at")),
                 d["environment"],
+                cell(d.get("deployer")),
                 d["kind"],
                 d["version"],
                 cell(d.get("previous_version")),

@@ -4,6 +4,7 @@ deployer: {type: command, command: "./deploy.sh", timeout_seconds: 300}
       or  {type: kubernetes, workload: payments, kind: Deployment, namespace: production}
       or  {type: gitops, repository: ..., file: ..., format: kustomize, image: ...}
           (relgate.deploy.gitops: writes the digest into a manifest, commits, pushes)
+      or  {type: record}: nothing is deployed, the deployment is recorded only
       or  {ref: payments-prod}: a deployer an admin registered on the server
           (relgate.deploy.registered); the only kind a protected environment may use
 verify:   {type: http, url: "http://127.0.0.1:8080/healthz"}
@@ -240,6 +241,32 @@ class KubernetesDeployerSpec(BaseModel):
         if value is not None and (not value.strip() or "\x00" in value):
             raise ValueError("must not be empty")
         return value
+
+
+class RecordDeployerSpec(BaseModel):
+    """``deployer: {type: record}``: nothing is deployed; the deployment is recorded only.
+
+    For an environment relgate tracks but does not deploy to (another tool
+    deploys). A pipeline must say so: an environment without ``deployer:`` is
+    refused by ``relgate apply``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["record"]
+
+
+class FakeDeployerSpec(BaseModel):
+    """``deployer: {type: fake, name: NAME}``: a scripted deployer tests register.
+
+    A server offers it only when a test added it to its registry
+    (relgate.deploy.fake.register); elsewhere a deployment with it fails saying so.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["fake"]
+    name: str = Field(default="default", description="Which registered fake deployer runs.")
 
 
 class CommandVerifySpec(_CommandSpec):
@@ -537,13 +564,16 @@ DeployerSpec = Annotated[
     Annotated[CommandDeployerSpec, Tag("command")]
     | Annotated[KubernetesDeployerSpec, Tag("kubernetes")]
     | Annotated[GitopsDeployerSpec, Tag("gitops")]
+    | Annotated[RecordDeployerSpec, Tag("record")]
+    | Annotated[FakeDeployerSpec, Tag("fake")]
     | Annotated[DeployerRef, Tag("ref")],
     Field(
         discriminator=Discriminator(
             _deployer_kind,
             custom_error_type="invalid_type",
-            custom_error_message="give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`, `type: kubernetes` or `type: gitops`",
+            custom_error_message="give `ref: NAME` (a deployer registered on the server), "
+            "`type: command`, `type: kubernetes`, `type: gitops`, or `type: record` (nothing "
+            "is deployed, the deployment is recorded only)",
         )
     ),
 ]

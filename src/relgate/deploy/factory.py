@@ -24,6 +24,7 @@ from relgate.deploy.config import (
 from relgate.deploy.gitops import GitOpsDeployer
 from relgate.deploy.kubernetes import KubernetesDeployer
 from relgate.deploy.ports import Deployer, Verifier
+from relgate.deploy.record import RecordDeployer
 from relgate.deploy.verify import CommandVerifier, HttpVerifier
 
 
@@ -105,6 +106,7 @@ def default_registry(data_dir: Path | None = None) -> DeployerRegistry:
             cache_dir=data_dir / "gitops" if data_dir is not None else None,
         ),
     )
+    registry.add_deployer("record", lambda spec, ctx: RecordDeployer())
     registry.add_verifier("http", lambda spec, ctx: HttpVerifier(_as(spec, HttpVerifySpec)))
     registry.add_verifier(
         "command",

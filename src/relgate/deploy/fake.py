@@ -1,7 +1,9 @@
-"""Scripted deployers and verifiers for unit tests of the deployment state machine.
+"""Scripted deployers and verifiers for tests of the deployment state machine.
 
-They record every request and answer with the outcomes they were given. They
-are for unit tests only; integration tests use the real deployers.
+They record every request and answer with the outcomes they were given. A test
+that runs a server or a worker adds them to its registry with :func:`register`
+(pipelines then say ``deployer: {type: fake, name: NAME}``); bootstrap never
+registers them, so a real server refuses ``type: fake`` when it deploys.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
+
+if TYPE_CHECKING:
+    from relgate.deploy.factory import DeployerRegistry
 
 DEPLOYED = StepOutcome(True, "fake deploy succeeded", 0)
 VERIFIED = StepOutcome(True, "fake verification succeeded")
@@ -111,3 +117,17 @@ class FakeVerifier(_Scripted):
     ) -> StepOutcome:
         """Record ``request``; return the next scripted outcome (``cancelled`` when cancelled)."""
         return self._run(request, log, cancel)
+
+
+def register(registry: DeployerRegistry, deployers: dict[str, FakeDeployer]) -> None:
+    """Offer ``type: fake`` in ``registry``: ``name`` picks one of ``deployers``."""
+    from relgate.deploy.config import FakeDeployerSpec
+
+    def build(spec: object, _context: object) -> FakeDeployer:
+        if not isinstance(spec, FakeDeployerSpec):
+            raise TypeError(f"expected a FakeDeployerSpec, got {type(spec).__name__}")
+        if spec.name not in deployers:
+            raise KeyError(f"no fake deployer named {spec.name!r} was registered")
+        return deployers[spec.name]
+
+    registry.add_deployer("fake", build)

@@ -39,6 +39,8 @@ from relgate.flags.views import (
     ImportSummary,
     SegmentView,
 )
+from relgate.notify import outbox
+from relgate.notify.events import DomainEvent, EventType
 from relgate.store.tables import (
     FlagEnvironmentRow,
     FlagMetricRow,
@@ -86,6 +88,35 @@ class _Change:
 
     environments: set[str]
     everywhere: bool = False
+
+
+def _flag_event(
+    key: str,
+    action: str,
+    actor: str,
+    change: _Change,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    clock: Clock,
+) -> DomainEvent:
+    """``flag.changed``: which flag, what was done (the audit action), where and by whom."""
+    environment = next(iter(change.environments)) if len(change.environments) == 1 else None
+    return DomainEvent(
+        type=EventType.FLAG_CHANGED,
+        subject=f"flag/{key}",
+        time=clock.now(),
+        environment=environment,
+        actor=actor,
+        data={
+            "flag": key,
+            "change": action,
+            "environment": environment,
+            "environments": sorted(change.environments),
+            "actor": actor,
+            "before": before,
+            "after": after,
+        },
+    )
 
 
 class FlagService:
@@ -681,6 +712,20 @@ class FlagService:
                     before=before,
                     after=_full_state(uow, flag),
                 )
+                outbox.append(
+                    uow.session,
+                    [
+                        _flag_event(
+                            flag.key,
+                            "flag.imported",
+                            principal.name,
+                            _Change(set(imported.environments)),
+                            None,
+                            None,
+                            self._clock,
+                        )
+                    ],
+                )
             change = _Change(environments, True)
             self._bump(uow, change)
             uow.commit()
@@ -792,6 +837,10 @@ class FlagService:
             at=self._clock.now(),
             before=before,
             after=after,
+        )
+        outbox.append(
+            uow.session,
+            [_flag_event(flag.key, action, principal.name, change, before, after, self._clock)],
         )
         self._bump(uow, change)
         uow.session.flush()

@@ -20,6 +20,8 @@ from relgate.deploy.config import (
     CommandVerifySpec,
     DeployerRef,
     DeployerSpec,
+    FakeDeployerSpec,
+    RecordDeployerSpec,
     VerifySpec,
 )
 from relgate.promotion.gates import GateSpec
@@ -39,7 +41,9 @@ class EnvironmentSpec(BaseModel):
         default_factory=list, description="Every gate must pass before a release enters."
     )
     deployer: DeployerSpec | None = Field(
-        default=None, description="How a release is put here; none: record-only environment."
+        default=None,
+        description="How a release is put here; `{type: record}`: nothing is deployed. "
+        "relgate.yaml must name one (a pipeline stored without one deploys as record).",
     )
     verify: VerifySpec | None = Field(
         default=None, description="How a deployment is checked healthy; none: deploy success."
@@ -117,15 +121,28 @@ class PipelineSpec(BaseModel):
     def rules_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Return what relgate.yaml may not say, as (location, message) pairs, in file order.
 
-        A protected environment must deploy with a registered deployer and may not
-        bring a verify command of its own.
+        Every environment names its deployer (``{type: record}`` when nothing is
+        deployed there). A protected environment must deploy with a registered
+        deployer and may not bring a verify command of its own.
         """
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, env in enumerate(self.environments):
             where: tuple[str | int, ...] = ("environments", index)
+            if env.deployer is None:
+                problems.append(
+                    (
+                        where,
+                        f"environment {env.name!r} has no deployer: say how a release gets "
+                        "there (`deployer: {type: command, ...}` or `deployer: {ref: NAME}`), "
+                        "or write `deployer: {type: record}` to record deployments there "
+                        "without deploying anything",
+                    )
+                )
             if not env.protected:
                 continue
-            if env.deployer is not None and not isinstance(env.deployer, DeployerRef):
+            # nothing runs for a record (or a test's fake) deployer; any other must be registered
+            runs_nothing = DeployerRef | RecordDeployerSpec | FakeDeployerSpec | None
+            if not isinstance(env.deployer, runs_nothing):
                 problems.append(
                     (
                         (*where, "deployer"),
@@ -164,3 +181,17 @@ class PipelineSpec(BaseModel):
         names = [env.name for env in self.environments]
         index = names.index(name)
         return self.environments[index - 1] if index > 0 else None
+
+
+def deployer_label(env: EnvironmentSpec | None) -> str:
+    """How an environment deploys, as status and history show it.
+
+    ``record`` for an environment that only records deployments (also a
+    pipeline stored before ``deployer:`` was required), ``ref NAME`` for a
+    deployer registered on the server, else the deployer's type.
+    """
+    if env is None or env.deployer is None:
+        return "record"
+    if isinstance(env.deployer, DeployerRef):
+        return f"ref {env.deployer.ref}"
+    return str(getattr(env.deployer, "type", "?"))

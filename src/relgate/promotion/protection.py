@@ -160,8 +160,8 @@ def _compare_environment(
             + " (the order or a verified_in gate changed)"
         )
 
-    if _dump(old.deployer) != _dump(new.deployer):
-        if new.deployer is None:
+    if _deployer(old.deployer) != _deployer(new.deployer):
+        if _deployer(new.deployer) == _RECORD:
             weakens(
                 f"no longer has a deployer (was {_show(old.deployer)}): releases are recorded only"
             )
@@ -421,6 +421,14 @@ def _upstream(pipeline: PipelineSpec, env: str) -> set[str]:
 # ---------------------------------------------------------------------------- rendering
 
 
+_RECORD = {"type": "record"}
+
+
+def _deployer(spec: Any) -> Any:
+    """A deployer spec as data; no deployer (a pipeline stored before `record`) is `record`."""
+    return _dump(spec) if spec is not None else _RECORD
+
+
 def _dump(spec: Any) -> Any:
     return spec.model_dump(mode="json") if spec is not None else None
 
@@ -433,6 +441,8 @@ def _show(spec: Any) -> str:
     if "ref" in data:
         return f"the registered deployer {data['ref']!r}"
     kind = data.get("type")
+    if kind == "record":
+        return "record (nothing deployed)"
     if kind == "http":
         return f"an http check of {data.get('url')}"
     if kind == "kubernetes":

@@ -33,6 +33,8 @@ class DeploymentView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    deployer: str | None = None
+    """How the environment deployed it, from the pipeline revision it ran under."""
 
 
 @dataclass(slots=True)
@@ -47,6 +49,12 @@ class EnvironmentStatus:
     last_state: str | None
     last_version: str | None
     holder: int | None
+    deployer: str | None = None
+    """How the environment deploys (``record``, ``command``, ``ref NAME``...)."""
+    deploying: str | None = None
+    """The version on its way in while a deployment holds the environment."""
+    deploying_deployment: int | None = None
+    deploying_state: str | None = None
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,24 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role
 from relgate.clock import Clock
-from relgate.deploy.config import CommandVerifySpec, DeployerRef, DeployerSpec, VerifySpec
+from relgate.deploy.config import (
+    CommandVerifySpec,
+    DeployerRef,
+    DeployerSpec,
+    FakeDeployerSpec,
+    RecordDeployerSpec,
+    VerifySpec,
+)
 from relgate.deploy.factory import BuildContext, DeployerRegistry, default_registry
 from relgate.deploy.ports import DeployRequest, StableTagger, StepOutcome
 from relgate.errors import Conflict, Forbidden, NotFound, RelgateError
+from relgate.notify import outbox
+from relgate.promotion import transitions
 from relgate.promotion.attempts import (
     LIVE_STATES,
     REQUESTED_REASON,
@@ -61,11 +71,13 @@ from relgate.promotion.attempts import (
     requeue,
 )
 from relgate.promotion.deployers import DeployerService
-from relgate.promotion.model import DeploymentKind, DeploymentState, moved
+from relgate.promotion.lifecycle import Deployment, FollowUp
+from relgate.promotion.model import DeploymentKind, DeploymentState
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
+from relgate.promotion.repository import SqlDeployments
 from relgate.promotion.service import PromotionService
 from relgate.store import queries
-from relgate.store.tables import DeploymentRow, JobRow, ReleaseRow, ServiceRow
+from relgate.store.tables import DeploymentRow, JobRow
 from relgate.store.uow import UnitOfWorkFactory, as_utc
 
 log = logging.getLogger("relgate.worker")
@@ -278,23 +290,13 @@ class Worker:
         now = self._clock.now()
         with self._uow() as uow:
             session = uow.session
-            row = session.get(DeploymentRow, deployment_id)
-            if row is None or row.state != DeploymentState.REQUESTED.value:
+            store = SqlDeployments(session)
+            deployment = transitions.start(store, deployment_id, now)
+            if deployment is None:
                 return None
-            release = session.get(ReleaseRow, row.release_id)
-            svc = session.get(ServiceRow, row.service_id)
-            assert release is not None and svc is not None
-            env = queries.environment(session, svc, row.environment)
-            previous = (
-                session.get(ReleaseRow, env.current_release_id) if env.current_release_id else None
-            )
-            row.state = moved(row.state, DeploymentState.DEPLOYING, row.id)
-            row.started_at = now
-            row.updated_at = now
-            row.previous_release_id = env.current_release_id
-            env.current_release_id = release.id
-            env.current_version = release.version
-            pipeline = queries.pipeline_revision(session, svc.id, row.pipeline_revision)
+            row = store.row(deployment)
+            previous = deployment.previous
+            pipeline = queries.pipeline_revision(session, row.service_id, row.pipeline_revision)
             spec = PipelineSpec.model_validate(pipeline.spec)
             env_spec = spec.environment(row.environment)
             audit.append(
@@ -304,15 +306,19 @@ class Worker:
                 subject=f"deployment/{row.id}",
                 at=now,
                 before={"version": previous.version if previous else None},
-                after={"version": release.version, "artifact": release.artifact},
+                after={
+                    "version": deployment.release.version,
+                    "artifact": deployment.release.artifact,
+                },
             )
+            outbox.append(session, store.events())
             uow.commit()
             request = DeployRequest(
                 deployment_id=str(row.id),
-                service=svc.name,
+                service=deployment.service,
                 environment=row.environment,
-                version=release.version,
-                artifact=release.artifact,
+                version=deployment.release.version,
+                artifact=deployment.release.artifact,
                 previous_artifact=previous.artifact if previous else None,
                 reason=row.kind,
                 fence=fence,
@@ -332,27 +338,20 @@ class Worker:
             deployer_spec, verify_spec = self._resolve(env_spec)
         except RelgateError as exc:
             return StepOutcome(False, str(exc))
-        if deployer_spec is None:
-            heartbeat.line("no deployer configured: the deployment is recorded only")
-            deploy = StepOutcome(True, "recorded (no deployer configured)")
-        else:
-            deployer = self._registry.deployer(deployer_spec, self._context())
-            if env_spec is not None and isinstance(env_spec.deployer, DeployerRef):
-                heartbeat.line(f"deployer: the registered deployer {env_spec.deployer.ref!r}")
-            heartbeat.line(f"deploying {request.artifact} to {request.environment}")
-            deploy = deployer.deploy(request, heartbeat.line, cancel=heartbeat.cancel)  # [procs]
+        deployer = self._registry.deployer(deployer_spec, self._context())
+        if env_spec is not None and isinstance(env_spec.deployer, DeployerRef):
+            heartbeat.line(f"deployer: the registered deployer {env_spec.deployer.ref!r}")
+        heartbeat.line(f"deploying {request.artifact} to {request.environment}")
+        deploy = deployer.deploy(request, heartbeat.line, cancel=heartbeat.cancel)
         if not deploy.succeeded:
             return deploy
         with self._uow() as uow:
             now = self._clock.now()
-            row = uow.session.get(DeploymentRow, deployment_id)
             # still deploying, unless the reconciler failed it meanwhile (then
             # _complete leaves it as it is)
             # [procs] ... and only while this attempt still holds the job (its fence)
             held = holds(uow.session, heartbeat.attempt)
-            if held and row is not None and row.state == DeploymentState.DEPLOYING.value:
-                row.state = moved(row.state, DeploymentState.VERIFYING, row.id)
-                row.updated_at = now
+            if held and transitions.verifying(SqlDeployments(uow.session), deployment_id, now):
                 audit.append(
                     uow,
                     actor="relgate",
@@ -392,24 +391,26 @@ class Worker:
         moved_tag = self._tagger.move_stable(request, str(tag), heartbeat.line)
         heartbeat.line(moved_tag.reason)
 
-    def _resolve(
-        self, env_spec: EnvironmentSpec | None
-    ) -> tuple[DeployerSpec | None, VerifySpec | None]:
+    def _resolve(self, env_spec: EnvironmentSpec | None) -> tuple[DeployerSpec, VerifySpec | None]:
         """Return the deployer and verifier to run, a ``{ref: NAME}`` looked up now.
 
         A registered deployer's verify command runs when the environment has no
-        ``verify:`` of its own. Raises NotFound when the name is no longer
-        registered, BadInput when a secret's server variable is not set.
+        ``verify:`` of its own. A pipeline stored before ``deployer:`` was
+        required, without one, deploys as ``record``. Raises NotFound when the
+        name is no longer registered, BadInput when a secret's server variable
+        is not set.
         """
         if env_spec is None:
-            return None, None
+            return RecordDeployerSpec(type="record"), None
         if env_spec.protected and isinstance(env_spec.verify, CommandVerifySpec):
             raise Forbidden(_OWN_COMMAND.format(env=env_spec.name, what="verify command"))
         if not isinstance(env_spec.deployer, DeployerRef):
-            if env_spec.protected and env_spec.deployer is not None:
+            if env_spec.protected and not isinstance(
+                env_spec.deployer, RecordDeployerSpec | FakeDeployerSpec | None
+            ):
                 # a pipeline stored before protection existed: fail closed, never run it
                 raise Forbidden(_OWN_COMMAND.format(env=env_spec.name, what="deploy command"))
-            return env_spec.deployer, env_spec.verify
+            return env_spec.deployer or RecordDeployerSpec(type="record"), env_spec.verify
         name = env_spec.deployer.ref
         definition = self._deployers.resolve(name) if self._deployers is not None else None
         if definition is None:
@@ -427,7 +428,6 @@ class Worker:
         self, deployment_id: int, outcome: StepOutcome, *, fence: Attempt | None = None
     ) -> None:
         now = self._clock.now()
-        follow_up: tuple[str, str, str, str] | None = None
         with self._uow() as uow:
             session = uow.session
             if not holds(session, fence):  # [procs] a late write of a reconciled attempt
@@ -435,90 +435,68 @@ class Worker:
                     "attempt %s lost its job: its outcome is dropped", fence and fence.fence
                 )
                 return
-            row = session.get(DeploymentRow, deployment_id)
-            assert row is not None
-            if row.state not in (DeploymentState.DEPLOYING.value, DeploymentState.VERIFYING.value):
+            store = SqlDeployments(session)
+            rules = self._rules(session, deployment_id)
+            done = transitions.complete(
+                store,
+                deployment_id,
+                succeeded=outcome.succeeded,
+                reason=outcome.reason,
+                now=now,
+                spec=rules,
+            )
+            if done is None:
                 return  # reconciled meanwhile by another process
-            release = session.get(ReleaseRow, row.release_id)
-            svc = session.get(ServiceRow, row.service_id)
-            assert release is not None and svc is not None
-            env = queries.environment(session, svc, row.environment)
-            before_version = queries.release_version(session, row.previous_release_id)
-            if outcome.succeeded:
-                row.state = moved(row.state, DeploymentState.SUCCEEDED, row.id)
-                row.verified_at = now
-                row.outcome = f"verified: {outcome.reason}"
-                env.stable_release_id = release.id
-                env.stable_version = release.version
-                env.stable_deployment_id = row.id
-                if row.replaces_deployment_id is not None:
-                    replaced = session.get(DeploymentRow, row.replaces_deployment_id)
-                    if replaced is not None and replaced.state in (
-                        DeploymentState.SUCCEEDED.value,
-                        DeploymentState.FAILED.value,
-                    ):
-                        replaced.state = moved(
-                            replaced.state, DeploymentState.ROLLED_BACK, replaced.id
-                        )
-                        replaced.updated_at = now
-                if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
-                    follow_up = ("promote", svc.name, release.version, row.environment)
-            else:
-                row.state = moved(row.state, DeploymentState.FAILED, row.id)
-                row.outcome = outcome.reason
-                if row.kind in (DeploymentKind.PROMOTE.value, DeploymentKind.AUTO_PROMOTE.value):
-                    follow_up = ("failed", svc.name, release.version, row.environment)
-            row.finished_at = now
-            row.updated_at = now
-            queries.free_environment(session, row)
+            deployment, follow_up = done
             action = (
                 "rollback.succeeded"
-                if outcome.succeeded and row.kind in _ROLLBACK_KINDS
-                else f"deployment.{row.state}"
+                if outcome.succeeded and deployment.is_rollback
+                else f"deployment.{deployment.state}"
             )
             audit.append(
                 uow,
                 actor="relgate",
                 action=action,
-                subject=f"deployment/{row.id}",
+                subject=f"deployment/{deployment_id}",
                 at=now,
-                before={"version": before_version},
+                before={"version": deployment.previous.version if deployment.previous else None},
                 after={
-                    "version": release.version,
-                    "state": row.state,
-                    "outcome": row.outcome,
-                    "environment": row.environment,
-                    "service": svc.name,
+                    "version": deployment.release.version,
+                    "state": deployment.state.value,
+                    "outcome": deployment.outcome,
+                    "environment": deployment.environment,
+                    "service": deployment.service,
                 },
             )
+            outbox.append(session, store.events())
             uow.commit()
-        if follow_up is None:
-            return
-        kind, service, version, environment = follow_up
-        if kind == "promote":
-            self._promotion.auto_promote(service, version)
-        else:
-            self._auto_rollback(service, environment, deployment_id, outcome.reason)
+        self._follow(deployment, follow_up)
 
-    def _auto_rollback(self, service: str, environment: str, deployment_id: int, why: str) -> None:
+    def _rules(self, session: Session, deployment_id: int) -> EnvironmentSpec | None:
+        """The environment's rules in the pipeline revision the deployment runs under."""
+        row = session.get(DeploymentRow, deployment_id)
+        if row is None:
+            return None
+        try:
+            pipeline = queries.pipeline_revision(session, row.service_id, row.pipeline_revision)
+        except NotFound:
+            return None
+        return PipelineSpec.model_validate(pipeline.spec).environment(row.environment)
+
+    def _follow(self, deployment: Deployment, follow_up: FollowUp) -> None:
+        """After the commit: an auto-rollback the environment wants, else auto-promotion."""
+        if follow_up.auto_rollback:
+            self._auto_rollback(deployment.number, follow_up.reason)
+        self._promotion.after(deployment.service, deployment.environment, follow_up)
+
+    def _auto_rollback(self, deployment_id: int, why: str) -> None:
         with self._uow() as uow:
-            svc = uow.session.scalar(select(ServiceRow).where(ServiceRow.name == service))
-            if svc is None:
-                return
-            row = uow.session.get(DeploymentRow, deployment_id)
-            spec = PipelineSpec.model_validate(
-                queries.pipeline_revision(uow.session, svc.id, row.pipeline_revision).spec
-                if row
-                else {}
-            )
-            env_spec = spec.environment(environment)
-            if env_spec is None or not env_spec.auto_rollback:
-                return
+            deployment = SqlDeployments(uow.session).deployment(deployment_id)
         try:
             self._promotion.rollback(
                 ROBOT,
-                service,
-                environment,
+                deployment.service,
+                deployment.environment,
                 reason=f"auto-rollback: deployment {deployment_id} failed: {why}",
                 kind=DeploymentKind.AUTO_ROLLBACK,
             )
@@ -562,7 +540,7 @@ class Worker:
         cutoff = now - timedelta(seconds=self._lease)
         # [procs] a started deployment holds its environment for the orphan grace too
         hold_cutoff = cutoff - timedelta(seconds=self._orphan_grace)
-        failed: list[tuple[str, str, int, str]] = []
+        failed: list[tuple[Deployment, FollowUp]] = []
         count = 0
         with self._uow() as uow:
             session = uow.session
@@ -599,26 +577,30 @@ class Worker:
                     f"(no heartbeat since {heartbeat:%Y-%m-%d %H:%M:%S} UTC); "
                     "the deploy command was not run again"
                 )
-                row.state = moved(row.state, DeploymentState.FAILED, row.id)
-                row.outcome = reason
-                row.finished_at = now
-                row.updated_at = now
-                queries.free_environment(session, row)
-                svc = session.get(ServiceRow, row.service_id)
+                store = SqlDeployments(session)
+                done = transitions.complete(
+                    store,
+                    row.id,
+                    succeeded=False,
+                    reason=reason,
+                    now=now,
+                    spec=self._rules(session, row.id),
+                )
                 audit.append(
                     uow,
                     actor="relgate",
                     action="deployment.interrupted",
                     subject=f"deployment/{row.id}",
                     at=now,
-                    after={"state": row.state, "outcome": reason},
+                    after={"state": DeploymentState.FAILED.value, "outcome": reason},
                 )
-                if row.kind not in _ROLLBACK_KINDS and svc is not None:
-                    failed.append((svc.name, row.environment, row.id, reason))
+                outbox.append(session, store.events())
+                if done is not None:
+                    failed.append(done)
             uow.commit()
-        for service, environment, deployment_id, reason in failed:
+        for deployment, follow_up in failed:
             try:
-                self._auto_rollback(service, environment, deployment_id, reason)
+                self._follow(deployment, follow_up)
             except RelgateError:
                 log.exception("auto-rollback after interruption failed")
         return count

@@ -15,6 +15,8 @@ from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
+from relgate.notify import outbox
+from relgate.notify.events import DomainEvent, EventType
 from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
 from relgate.releases.model import Release, parse_artifact
 from relgate.releases.ports import ArtifactResolver
@@ -58,6 +60,25 @@ def to_release(row: ReleaseRow, service: str) -> Release:
             str(Person(name=p.get("name", ""), email=p.get("email", "")))
             for p in row.co_authors or []
         ),
+    )
+
+
+def _created_event(row: ReleaseRow, service: str, actor: str, now: datetime) -> DomainEvent:
+    """``release.created``: what a notification about a new release needs."""
+    return DomainEvent(
+        type=EventType.RELEASE_CREATED,
+        subject=f"release/{service}@{row.version}",
+        time=now,
+        service=service,
+        actor=actor,
+        data={
+            "service": service,
+            "version": row.version,
+            "artifact": row.artifact,
+            "commit": row.commit_sha,
+            "author": row.author,
+            "actor": actor,
+        },
     )
 
 
@@ -176,6 +197,7 @@ class ReleaseService:
                     "author_identities": row.author_identities,
                 },
             )
+            outbox.append(uow.session, [_created_event(row, service, principal.name, now)])
             uow.commit()
             release = to_release(row, service)
         self._changed(service, version)

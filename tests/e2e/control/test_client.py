@@ -54,7 +54,8 @@ def test_an_unknown_route_is_not_found_naming_the_request(relgate_server: Relgat
 def test_a_refused_promotion_keeps_the_gates(relgate_server: RelgateServer) -> None:
     url, admin, _ = relgate_server
     source = (
-        "service: gated\nenvironments:\n  - name: dev\n    gates:\n      - type: tests_passed\n"
+        "service: gated\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
+        "    gates:\n      - type: tests_passed\n"
     )
     api(relgate_server, "POST", "/api/v1/pipelines", json={"source": source})
     artifact = "registry.example.com/gated@sha256:" + "c" * 64

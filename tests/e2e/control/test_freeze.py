@@ -11,6 +11,7 @@ PIPELINE = """\
 service: frozen-shop
 environments:
   - name: production
+    deployer: {{type: record}}
     gates:
       - type: freeze
         timezone: UTC

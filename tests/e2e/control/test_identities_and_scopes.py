@@ -30,6 +30,7 @@ environments:
   - name: dev
     deployer: {{type: command, command: "true"}}
   - name: production
+    deployer: {{type: record}}
     gates:
       - type: approval
 """

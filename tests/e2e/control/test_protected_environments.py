@@ -15,6 +15,7 @@ PIPELINE = """\
 service: {service}
 environments:
   - name: dev
+    deployer: {{type: record}}
   - name: production
     deployer: {{ref: {service}-prod}}
     gates:
@@ -199,7 +200,8 @@ def test_a_relgate_yaml_with_its_own_command_for_production_is_refused(
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     text = (
-        "service: guarded-rogue\nenvironments:\n  - name: dev\n  - name: production\n"
+        "service: guarded-rogue\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
+        "  - name: production\n"
         "    deployer: {type: command, command: 'env > /tmp/stolen'}\n"
     )
 
@@ -208,7 +210,7 @@ def test_a_relgate_yaml_with_its_own_command_for_production_is_refused(
 
     assert code == 2
     assert err.startswith(
-        "error: relgate.yaml:5: environments[1].deployer: production is "
+        "error: relgate.yaml:6: environments[1].deployer: production is "
         "protected: its deployer must be one an admin registered on the server"
     )
     assert "Traceback" not in err

@@ -15,7 +15,9 @@ PIPELINE = """\
 service: {service}
 environments:
   - name: dev
+    deployer: {{type: record}}
   - name: staging
+    deployer: {{type: record}}
     gates:
       - type: tests_passed
 """
@@ -45,7 +47,8 @@ def test_apply_of_an_invalid_relgate_yaml_names_file_line_and_field_and_sends_no
     url, admin, _ = relgate_server
     manifest = tmp_path / "relgate.yaml"
     manifest.write_text(
-        "service: broken\nenvironments:\n  - name: dev\n    gates:\n      - type: coverage\n"
+        "service: broken\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
+        "    gates:\n      - type: coverage\n"
         "        min: 200\n"
     )
 

@@ -148,7 +148,10 @@ def test_a_dev_token_cannot_apply_a_pipeline_that_sets_production_rules(
 ) -> None:
     from relgate.manifest.pipeline import parse_pipeline
 
-    source = "service: shop\nenvironments:\n  - name: dev\n  - name: production\n"
+    source = (
+        "service: shop\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
+        "  - name: production\n    deployer: {type: record}\n"
+    )
     with pytest.raises(Forbidden, match=SCOPE):
         services.pipelines.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
 
@@ -158,7 +161,10 @@ def test_a_dev_token_cannot_drop_production_from_the_pipeline(
 ) -> None:
     from relgate.manifest.pipeline import parse_pipeline
 
-    source = "service: shop\nenvironments:\n  - name: dev\n    protected: true\n"
+    source = (
+        "service: shop\nenvironments:\n  - name: dev\n    protected: true\n"
+        "    deployer: {type: record}\n"
+    )
     with pytest.raises(Forbidden, match=SCOPE):
         services.pipelines.apply(ci_dev, parse_pipeline(source, "relgate.yaml"))
     environments = services.pipelines.pipeline(ci_dev, "shop")["spec"]["environments"]

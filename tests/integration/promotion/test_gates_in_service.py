@@ -24,7 +24,9 @@ PIPELINE = """\
 service: shop
 environments:
   - name: staging
+    deployer: {type: record}
   - name: production
+    deployer: {type: record}
     gates:
       - type: performance
         metric: p95_ms

@@ -41,6 +41,7 @@ def pipeline(production_gates: str = PRODUCTION_GATES, extra: str = "") -> str:
             service: shop
             environments:
               - name: staging
+                deployer: {type: record}
               - name: production
                 auto_rollback: true
                 deployer: {ref: shop-production}
@@ -267,7 +268,7 @@ def test_an_unregistered_deployer_is_refused_naming_file_line_and_field(
         apply(services, ADMIN, text)
 
     assert str(refused.value).startswith(
-        "relgate.yaml:6: environments[1].deployer.ref: no deployer 'nobody' is registered on "
+        "relgate.yaml:7: environments[1].deployer.ref: no deployer 'nobody' is registered on "
         "this server: an admin registers it with `relgate deployers add nobody"
     )
 

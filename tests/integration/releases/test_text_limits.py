@@ -15,7 +15,7 @@ from relgate.manifest.pipeline import parse_pipeline
 ADMIN = Principal("admin", Role.ADMIN)
 CI = Principal("ci-bot", Role.CI)
 ARTIFACT = "registry.example.com/shop@sha256:" + "a" * 64
-PIPELINE = "service: shop\nenvironments:\n  - name: dev\n"
+PIPELINE = "service: shop\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
 
 
 @pytest.fixture

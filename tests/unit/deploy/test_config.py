@@ -95,8 +95,8 @@ def test_numbers_in_env_become_text() -> None:
     [
         (
             "deployer:\n  type: ftp\n",
-            "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server) "
-            "or `type: command`, `type: kubernetes` or `type: gitops`",
+            "relgate.yaml:2: deployer: give `ref: NAME` (a deployer registered on the server), "
+            "`type: command`, `type: kubernetes`, `type: gitops`, or `type: record`",
         ),
         (
             "deployer: {type: gitops, repository: /srv/config.git, format: helm, key: image,\n"

@@ -122,9 +122,12 @@ PIPELINE = """\
 service: app
 environments:
   - name: dev
+    deployer: {type: record}
   - name: staging
+    deployer: {type: record}
     stable_tag: staging-stable
   - name: production
+    deployer: {type: record}
 """
 
 

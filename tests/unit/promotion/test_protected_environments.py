@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from relgate.deploy.config import DeployerRef
+from relgate.deploy.config import DeployerRef, RecordDeployerSpec
 from relgate.errors import InvalidConfig
 from relgate.manifest.pipeline import parse_pipeline
 
@@ -29,7 +29,9 @@ def refusal(body: str) -> str:
 
 
 def test_the_last_environment_is_protected_by_default_and_the_others_are_not() -> None:
-    assert protected("  - name: dev\n  - name: staging\n  - name: production\n") == {
+    record = "    deployer: {type: record}\n"
+    body = f"  - name: dev\n{record}  - name: staging\n{record}  - name: production\n{record}"
+    assert protected(body) == {
         "dev": False,
         "staging": False,
         "production": True,
@@ -37,14 +39,17 @@ def test_the_last_environment_is_protected_by_default_and_the_others_are_not() -
 
 
 def test_any_environment_can_be_protected_and_the_last_can_say_it_is_not() -> None:
-    body = "  - name: staging\n    protected: true\n  - name: live\n    protected: false\n"
+    body = "  - name: staging\n    protected: true\n    deployer: {type: record}\n"
+    body += "  - name: live\n    protected: false\n    deployer: {type: record}\n"
 
     assert protected(body) == {"staging": True, "live": False}
 
 
 def test_the_resolved_protection_is_stored_with_the_pipeline() -> None:
     applied = parse_pipeline(
-        "service: shop\nenvironments:\n  - name: dev\n  - name: production\n", "relgate.yaml"
+        "service: shop\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
+        "  - name: production\n    deployer: {type: record}\n",
+        "relgate.yaml",
     )
 
     dumped = applied.pipeline.model_dump(mode="json")["environments"]
@@ -153,3 +158,16 @@ def test_a_protected_environment_may_not_bring_a_gitops_deployer_of_its_own() ->
 
     assert "production is protected: its deployer must be one an admin registered" in message
     assert "a deployer of relgate.yaml's own is not run there" in message
+
+
+def test_an_environment_without_a_deployer_is_refused_naming_it_and_the_record_type() -> None:
+    message = refusal("  - name: dev\n    deployer: {type: record}\n  - name: production\n")
+
+    assert message.startswith("relgate.yaml:5: environments[1]: environment 'production' has no")
+    assert "`deployer: {type: record}`" in message
+
+
+def test_a_record_environment_may_be_protected() -> None:
+    applied = parse("  - name: production\n    deployer: {type: record}\n")
+
+    assert applied.pipeline.environments[0].deployer == RecordDeployerSpec(type="record")  # type: ignore[attr-defined]

@@ -20,7 +20,11 @@ def base() -> Doc:
     return {
         "service": "shop",
         "environments": [
-            {"name": "staging", "gates": [{"type": "tests_passed"}]},
+            {
+                "name": "staging",
+                "gates": [{"type": "tests_passed"}],
+                "deployer": {"type": "record"},
+            },
             {
                 "name": "production",
                 "auto_rollback": True,
@@ -252,9 +256,13 @@ def test_an_order_that_reaches_production_through_fewer_environments_weakens_it(
     before: Doc = {
         "service": "shop",
         "environments": [
-            {"name": "dev"},
-            {"name": "staging", "gates": [{"type": "verified_in"}]},
-            {"name": "production", "gates": [{"type": "verified_in", "environment": "staging"}]},
+            {"name": "dev", "deployer": {"type": "record"}},
+            {"name": "staging", "gates": [{"type": "verified_in"}], "deployer": {"type": "record"}},
+            {
+                "name": "production",
+                "gates": [{"type": "verified_in", "environment": "staging"}],
+                "deployer": {"type": "record"},
+            },
         ],
     }
     after = copy.deepcopy(before)
@@ -275,7 +283,7 @@ def test_an_order_that_reaches_production_through_fewer_environments_weakens_it(
 def test_changing_or_removing_the_deployer_weakens_production() -> None:
     other, removed = base(), base()
     other["environments"][1]["deployer"] = {"ref": "other"}
-    del removed["environments"][1]["deployer"]
+    removed["environments"][1]["deployer"] = {"type": "record"}
 
     assert changes(other) == (
         [
@@ -319,8 +327,8 @@ def test_changing_or_removing_the_verifier_weakens_and_adding_one_tightens() -> 
     with_command, checked = base(), base()
     with_command["environments"][1]["protected"] = True
     del with_command["environments"][1]["verify"]
-    del with_command["environments"][1]["deployer"]
-    del checked["environments"][1]["deployer"]
+    with_command["environments"][1]["deployer"] = {"type": "record"}
+    checked["environments"][1]["deployer"] = {"type": "record"}
     assert changes(checked, before=with_command) == (
         [],
         ["production is now verified by an http check of http://127.0.0.1:8803/healthz"],
@@ -391,7 +399,7 @@ def test_turning_protection_off_weakens_production() -> None:
 
 def test_an_environment_added_after_production_takes_its_default_protection() -> None:
     doc = base()
-    doc["environments"].append({"name": "dr"})
+    doc["environments"].append({"name": "dr", "deployer": {"type": "record"}})
 
     assert changes(doc) == (
         [
