@@ -159,6 +159,6 @@ def test_a_stable_tag_that_is_no_oci_tag_is_refused_naming_the_line() -> None:
         parse_pipeline(PIPELINE + "    stable_tag: .hidden\n", "relgate.yaml")
 
     message = str(caught.value)
-    assert "relgate.yaml:7" in message
+    assert "relgate.yaml:10" in message
     assert "stable_tag" in message
     assert "must be an OCI tag" in message
