@@ -52,22 +52,16 @@ def message(event: DomainEvent, public_url: str = "") -> dict[str, Any]:
 def rollback_fields(event: DomainEvent) -> dict[str, str]:
     """Return the runbook's fields of a rollback event, in order, '-' for what it does not say.
 
-    ``deployment.succeeded`` of a rollback deployment went from ``previous_version``
-    (what ran) to ``version`` (the stable release restored); ``deployment.rolled_back``
-    is the deployment that was replaced, so it went from ``version`` to
-    ``rolled_back_to``.
+    The event is the rollback deployment's own (``deployment.rolled_back``, or a
+    ``deployment.succeeded`` of kind rollback / auto-rollback; relgate.promotion.lifecycle):
+    it went FROM what ran (``previous_version``, ``rolled_back_from``) TO the stable
+    release it restored (``version``, ``rolled_back_to``).
     """
     data = event.data
-    if event.type is EventType.DEPLOYMENT_ROLLED_BACK:
-        from_version = data.get("version")
-        from_artifact = data.get("artifact")
-        to_version = data.get("rolled_back_to") or data.get("replaced_by_version")
-        to_artifact = data.get("rolled_back_to_artifact")
-    else:
-        from_version = data.get("previous_version") or data.get("from_version")
-        from_artifact = data.get("previous_artifact")
-        to_version = data.get("version")
-        to_artifact = data.get("artifact")
+    from_version = data.get("rolled_back_from") or data.get("previous_version")
+    from_artifact = data.get("previous_artifact")
+    to_version = data.get("rolled_back_to") or data.get("version")
+    to_artifact = data.get("artifact")
     return {
         "Service": event.service or "-",
         "Environment": event.environment or "-",

@@ -167,7 +167,7 @@ def test_an_auto_rollback_and_a_rolled_back_deployment_are_rollbacks_too() -> No
         service="payments",
         environment="production",
         actor="relgate",
-        data={"version": "1.5.0", "rolled_back_to": "1.4.0"},
+        data={"version": "1.4.0", "rolled_back_from": "1.5.0", "rolled_back_to": "1.4.0"},
     )
     fields = slack.rollback_fields(rolled_back)
     assert (fields["Rolled back FROM"], fields["Rolled back TO"]) == ("1.5.0", "1.4.0")
