@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from relgate.deploy.config import ArgoCdHealthSpec
-from relgate.deploy.ports import LogSink, StepOutcome
+from relgate.deploy.ports import LogSink, StepOutcome, pause
 from relgate.deploy.verify import redact
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -74,12 +74,8 @@ class ArgoCdHealth:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                pause = min(spec.interval_seconds, remaining)
-                if cancel is not None:
-                    if cancel.wait(pause):
-                        return StepOutcome(False, "cancelled")
-                else:
-                    time.sleep(pause)
+                if pause(min(spec.interval_seconds, remaining), cancel):
+                    return StepOutcome(False, "cancelled")
                 if deadline - time.monotonic() <= 0:
                     break
         return StepOutcome(

@@ -42,6 +42,14 @@ class DeployRequest:
     """The version running in the environment now; None on the first deployment."""
 
 
+def pause(seconds: float, cancel: threading.Event | None) -> bool:
+    """Wait ``seconds`` between two checks of a step; return True when cancelled meanwhile."""
+    if cancel is None:
+        threading.Event().wait(seconds)
+        return False
+    return cancel.wait(seconds)
+
+
 @dataclass(frozen=True)
 class StepOutcome:
     """How a deploy or verify step ended, with a reason a person can act on."""

@@ -11,7 +11,7 @@ import httpx
 
 from relgate.deploy.command import run_spec
 from relgate.deploy.config import CommandVerifySpec, HttpVerifySpec
-from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome
+from relgate.deploy.ports import DeployRequest, LogSink, StepOutcome, pause
 
 # Bodies are only searched for a short text; a huge page is not read whole.
 MAX_BODY_BYTES = 1024 * 1024
@@ -80,12 +80,8 @@ class HttpVerifier:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                pause = min(spec.interval_seconds, remaining)
-                if cancel is not None:
-                    if cancel.wait(pause):
-                        return StepOutcome(False, "cancelled")
-                else:
-                    time.sleep(pause)
+                if pause(min(spec.interval_seconds, remaining), cancel):
+                    return StepOutcome(False, "cancelled")
                 if deadline - time.monotonic() <= 0:
                     break
         if in_a_row:
