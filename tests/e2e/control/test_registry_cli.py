@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.control.conftest import RelgateServer, api, run_cli, start_server, stop_server
 from tests.support.registry import RegistryServer, running_registry, write_registries_file
 
-PIPELINE = "service: shop\nenvironments:\n  - name: dev\n"
+PIPELINE = "service: shop\nenvironments:\n  - name: dev\n    deployer: {type: record}\n"
 
 
 @pytest.fixture

@@ -46,7 +46,10 @@ def services_with(tmp_path: Path, *entries: dict[str, object]) -> Services:
     built = build(settings, base_dir=tmp_path)
     built.pipelines.apply(
         ADMIN,
-        parse_pipeline("service: app\nenvironments:\n  - name: dev\n", "relgate.yaml"),
+        parse_pipeline(
+            "service: app\nenvironments:\n  - name: dev\n    deployer: {type: record}\n",
+            "relgate.yaml",
+        ),
     )
     return built
 
