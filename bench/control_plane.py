@@ -133,7 +133,8 @@ def pipeline_yaml(service: str, names: Sequence[str], deploy_command: str | None
                 f"      command: {_yaml_quote(deploy_command)}",
             ]
             continue
-        lines.append("    deployer: {type: record}")
+        if _RECORD_TYPE:
+            lines.append("    deployer: {type: record}")
         gates = []
         if position > 0:
             gates.append("verified_in")
@@ -143,6 +144,16 @@ def pipeline_yaml(service: str, names: Sequence[str], deploy_command: str | None
             lines.append("    gates:")
             lines += [f"      - type: {gate}" for gate in gates]
     return "\n".join(lines) + "\n"
+
+
+def _has_record_type() -> bool:
+    # a --baseline revision from before `deployer: {type: record}` knows no such type
+    import relgate.deploy.config as config
+
+    return hasattr(config, "RecordDeployerSpec")
+
+
+_RECORD_TYPE = _has_record_type()
 
 
 def _yaml_quote(value: str) -> str:
