@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relgate.deploy.ports import LogSink, StepOutcome
+from relgate.deploy.supervisor import group_alive
 
 # A line longer than this is handed to the log in pieces, so one endless line
 # cannot grow the buffer without bound.
@@ -167,38 +168,6 @@ class _Output:
         self._log(line.rstrip(b"\r").decode("utf-8", errors="replace"))
 
 
-def _has_live_member(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` is alive, zombies aside.
-
-    Orphans are reparented to PID 1, which in a container may never reap them,
-    so a group of zombies must not count as running.
-    """
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _has_live_member(pgid)
-
-
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
@@ -273,7 +242,7 @@ class _Group:
 
     def others_alive(self) -> bool:
         """Whether anything of the command's group still runs (its ended leader aside)."""
-        return self.started and _group_alive(self.pgid)
+        return self.started and group_alive(self.pgid)
 
     def signal(self, signum: signal.Signals) -> None:
         if self.started:

@@ -53,8 +53,13 @@ def _set_pdeathsig() -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` is alive, zombies aside."""
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive, zombies aside.
+
+    Orphans are reparented to PID 1, which in a container may never reap them,
+    so a group of zombies must not count as running. Also used by the server
+    (relgate.deploy.process).
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -93,7 +98,7 @@ def _stop_group(pgid: int, kill_grace: float) -> None:
     _signal_group(pgid, SIGTERM)
     end = time.monotonic() + kill_grace
     while time.monotonic() < end:
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(POLL_SECONDS)
     _signal_group(pgid, SIGKILL)
