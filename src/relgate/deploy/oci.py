@@ -277,7 +277,9 @@ class RegistryClient:
         if not token:
             raise ExternalError(f"{where}: the token service {realm} sent no token")
         with self._lock:
-            self._tokens[query["scope"]] = (token, time.monotonic() + max(0.0, lifetime - 5))
+            # Cached under the scope this client asks for: a registry may word the same
+            # scope with its actions in another order ("push,pull").
+            self._tokens[scope] = (token, time.monotonic() + max(0.0, lifetime - 5))
         return f"Bearer {token}"
 
     @staticmethod
