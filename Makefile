@@ -23,8 +23,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## test: lint, types, then the test tiers in order: unit, integration (real git, SQLite,
-## PostgreSQL, servers), end-to-end (the CLI and API against real servers); a failure names its tier
-TIERS := unit integration e2e
+## PostgreSQL, servers), end-to-end (the CLI and API against real servers), browser (the web UI in
+## Debian's Chromium through Playwright); a failure names its tier
+TIERS := unit integration e2e browser
 test: lint system-deps
 	@for tier in $(TIERS); do \
 	    echo "== make test: the $$tier tier (tests/$$tier)"; \
@@ -33,10 +34,10 @@ test: lint system-deps
 	done
 
 ## system-deps: the Debian packages the tests run for real, installed once when missing:
-## docker-registry (the OCI registry of tests/support/registry.py)
-SYSTEM_PACKAGES := docker-registry
+## docker-registry (the OCI registry of tests/support/registry.py), chromium (the browser tier)
+SYSTEM_PACKAGES := docker-registry chromium
 system-deps:
-	@command -v docker-registry >/dev/null 2>&1 || { \
+	@{ command -v docker-registry && test -x /usr/bin/chromium; } >/dev/null 2>&1 || { \
 	    test "$$(id -u)" = 0 || { echo "make: run as root, or apt-get install -y $(SYSTEM_PACKAGES)" >&2; exit 1; }; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.registry import CollectorRegistry
@@ -13,6 +14,7 @@ from relgate.audit.checkpointer import Checkpointer
 from relgate.audit.sinks import CheckpointSink, FileSink, GitSink, WebhookSink
 from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
+from relgate.auth.sessions import SessionService
 from relgate.clock import Clock, SystemClock
 from relgate.config import AuditSinkSetting, Settings, SinkKind, server_environment
 from relgate.deploy.factory import DeployerRegistry, default_registry
@@ -46,6 +48,7 @@ class Services:
     uow: UnitOfWorkFactory
     clock: Clock
     tokens: TokenService
+    sessions: SessionService
     releases: ReleaseService
     promotion: PromotionService
     pipelines: PipelineService
@@ -153,6 +156,12 @@ def build(
         uow=uow,
         clock=clock,
         tokens=tokens,
+        sessions=SessionService(
+            uow,
+            clock,
+            idle=timedelta(minutes=settings.web_session_idle_minutes),
+            lifetime=timedelta(hours=settings.web_session_hours),
+        ),
         releases=releases,
         promotion=promotion,
         pipelines=PipelineService(uow, clock, deployers),

@@ -66,6 +66,9 @@ class Settings:
     notify_read_timeout_seconds: float = 10.0
     # a token that may read GET /metrics only; empty: an unrestricted read token is needed
     metrics_token: str = ""
+    # web UI sessions (relgate.auth.sessions): ended after this long idle, or this long at most
+    web_session_idle_minutes: float = 60.0
+    web_session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +137,12 @@ class Settings:
                 minimum=0.01,
             ),
             metrics_token=env.get("RELGATE_METRICS_TOKEN", ""),
+            web_session_idle_minutes=_float(
+                env, "RELGATE_WEB_SESSION_IDLE_MINUTES", cls.web_session_idle_minutes, minimum=0.01
+            ),
+            web_session_hours=_float(
+                env, "RELGATE_WEB_SESSION_HOURS", cls.web_session_hours, minimum=0.01
+            ),
         )
 
     def audit_key_path(self) -> Path:

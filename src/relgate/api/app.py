@@ -68,6 +68,9 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(ofrep.router)
     app.include_router(notify.router)
     app.include_router(metrics.router)
+    from relgate.web import app as web
+
+    web.install(app)
     # answers cached GET /api/client/features before FastAPI's routing: the
     # Unleash SDKs' polling is by far the most frequent request
     unleash.install_fast_path(app)

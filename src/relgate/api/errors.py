@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from relgate import errors
@@ -40,21 +40,40 @@ def error_body(exc: errors.RelgateError) -> dict[str, Any]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.RelgateError)
-    async def _relgate_error(_request: Request, exc: errors.RelgateError) -> JSONResponse:
+    async def _relgate_error(request: Request, exc: errors.RelgateError) -> Response:
+        if _is_page(request):
+            return _page(request, exc, status_of(exc))
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.Unauthorized) else None
         return JSONResponse(error_body(exc), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(validation_body(exc.errors()), status_code=400)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        body = validation_body(exc.errors())
+        if _is_page(request):
+            return _page(request, errors.BadInput(body["error"]["message"]), 400)
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
         # routing's own answers (no such route, a method it does not take) in relgate's shape
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = f"{request.method} {request.url.path}: {exc.detail}"
+        if _is_page(request):
+            return _page(request, errors.BadInput(message), exc.status_code)
         body = {"error": {"code": code, "message": message}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _is_page(request: Request) -> bool:
+    from relgate.web.app import is_page
+
+    return is_page(request)
+
+
+def _page(request: Request, exc: errors.RelgateError, status_code: int) -> Response:
+    from relgate.web.app import error_page
+
+    return error_page(request, exc, status_code)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_input"}

@@ -125,6 +125,32 @@ class Principal:
                 f"is scoped to {self.scope_text()}"
             )
 
+    def may(
+        self,
+        action: Action | str,
+        *,
+        service: str | None = None,
+        environment: str | None = None,
+        everywhere: bool = False,
+    ) -> bool:
+        """Whether ``require`` would let this principal do ``action`` (for what a page shows)."""
+        try:
+            self.require(
+                Action(action), service=service, environment=environment, everywhere=everywhere
+            )
+        except Forbidden:
+            return False
+        return True
+
+    @staticmethod
+    def needs(action: Action | str) -> str:
+        """Return what doing ``action`` takes, for a line where its button would be.
+
+        ``"Approving needs the role approver."``-like: ``"to approve needs the role approver"``.
+        """
+        chosen = Action(action)
+        return f"to {chosen} needs the role {' or '.join(sorted(ALLOWED[chosen]))}"
+
     @property
     def unrestricted(self) -> bool:
         """Whether the token may touch every service and every environment."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 
 from relgate import limits
@@ -101,17 +101,26 @@ class TokenService:
         if not token:
             raise Unauthorized("an API token is required: pass `Authorization: Bearer <token>`")
         with self._uow() as uow:
-            # one round trip: the token, its identity and one row per email or alias
-            rows = uow.session.execute(
-                select(TokenRow, IdentityRow, IdentityNameRow.kind, IdentityNameRow.value)
-                .outerjoin(IdentityRow, IdentityRow.id == TokenRow.identity_id)
-                .outerjoin(IdentityNameRow, IdentityNameRow.identity_id == IdentityRow.id)
-                .where(TokenRow.token_hash == hash_token(token))
-            ).all()
-            if not rows or rows[0][0].revoked_at is not None:
-                raise Unauthorized("the API token is unknown or revoked")
-            names = [(kind, value) for _, _, kind, value in rows if kind is not None]
-            return identities.principal_of(uow.session, rows[0][0], rows[0][1], names)
+            return self.principal_where(uow, TokenRow.token_hash == hash_token(token))[1]
+
+    @staticmethod
+    def principal_where(uow: UnitOfWork, where: ColumnElement[bool]) -> tuple[int, Principal]:
+        """Return the id and principal of the one live token ``where`` selects.
+
+        Raises Unauthorized when there is none or it is revoked.
+        """
+        # one round trip: the token, its identity and one row per email or alias
+        rows = uow.session.execute(
+            select(TokenRow, IdentityRow, IdentityNameRow.kind, IdentityNameRow.value)
+            .outerjoin(IdentityRow, IdentityRow.id == TokenRow.identity_id)
+            .outerjoin(IdentityNameRow, IdentityNameRow.identity_id == IdentityRow.id)
+            .where(where)
+        ).all()
+        if not rows or rows[0][0].revoked_at is not None:
+            raise Unauthorized("the API token is unknown or revoked")
+        names = [(kind, value) for _, _, kind, value in rows if kind is not None]
+        token = rows[0][0]
+        return token.id, identities.principal_of(uow.session, token, rows[0][1], names)
 
     def issue(
         self,

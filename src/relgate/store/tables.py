@@ -78,6 +78,21 @@ class TokenRow(Base):
     environments: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
+class WebSessionRow(Base):
+    """A signed-in browser: the hash of its cookie, the token it signed in with, its CSRF secret."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_token", "token_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class ServiceRow(Base):
     __tablename__ = "services"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
