@@ -1,0 +1,210 @@
+"""The deployment page in Chromium: live states and output, Roll back, Cancel, and roles."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Web, sign_in
+
+DIGEST = "sha256:" + "d" * 64
+FINAL = ("succeeded", "failed", "rejected", "cancelled", "rolled_back")
+
+
+def gated_command(gate: Path) -> str:
+    """A deploy command that prints a line, waits until ``gate`` exists, then prints HTML."""
+    return (
+        f"echo step one; n=0; while [ ! -e {gate} ] && [ $n -lt 600 ]; "
+        "do sleep 0.1; n=$((n+1)); done; echo 'step two <b>bold</b>'"
+    )
+
+
+def apply(web: Web, service: str, command: str) -> None:
+    source = (
+        f"service: {service}\n"
+        "environments:\n"
+        "  - name: dev\n"
+        "    protected: false\n"
+        f'    deployer: {{type: command, command: "{command}", timeout_seconds: 90}}\n'
+    )
+    web.api("POST", "/api/v1/pipelines", json={"source": source})
+
+
+def release(web: Web, service: str, version: str) -> None:
+    body = {"service": service, "version": version, "artifact": f"reg/{service}@{DIGEST}"}
+    web.api("POST", "/api/v1/releases", json=body)
+
+
+def promote(web: Web, service: str, version: str) -> dict[str, Any]:
+    body = {"service": service, "version": version, "environment": "dev"}
+    deployment: dict[str, Any] = web.api("POST", "/api/v1/deployments", json=body)
+    return deployment
+
+
+def wait_until_done(web: Web, deployment_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        deployment: dict[str, Any] = web.api("GET", f"/api/v1/deployments/{deployment_id}")
+        if deployment["state"] in FINAL:
+            return deployment
+        assert time.monotonic() < deadline, f"deployment still {deployment['state']}"
+        time.sleep(0.05)
+
+
+def wait_until_deploying(web: Web, deployment_id: int) -> None:
+    deadline = time.monotonic() + 60
+    while web.api("GET", f"/api/v1/deployments/{deployment_id}")["state"] != "deploying":
+        assert time.monotonic() < deadline, "the deployment did not start"
+        time.sleep(0.05)
+
+
+def current_version(web: Web, service: str) -> str | None:
+    rows = web.api("GET", f"/api/v1/status?service={service}")
+    row = next(r for r in rows if r["environment"] == "dev")
+    return row["current"]  # type: ignore[no-any-return]
+
+
+def test_the_output_and_the_state_arrive_while_the_page_is_open(
+    browser_page: Page, web: Web
+) -> None:
+    gate = web.workdir / "live-gate"
+    apply(web, "web-live", gated_command(gate))
+    release(web, "web-live", "1.0.0")
+    page = browser_page
+    sign_in(page, web, web.admin)
+    deployment = promote(web, "web-live", "1.0.0")
+    wait_until_deploying(web, deployment["id"])
+
+    page.goto(f"{web.url}/deployments/{deployment['id']}")
+    page.evaluate("window.notReloaded = true")
+    log = page.locator("#deployment-log")
+    badge = page.locator("#deployment-state-badge")
+
+    expect(badge).to_have_text("deploying")
+    expect(log).to_contain_text("step one")
+    expect(log).not_to_contain_text("step two")
+    gate.touch()  # the command goes on
+
+    expect(log).to_contain_text("step two <b>bold</b>")
+    expect(badge).to_have_text("succeeded")
+    expect(page.locator(".timeline")).to_contain_text("deploying")
+    # the deployer's HTML is text on the page, never markup
+    expect(log.locator("b")).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.get_by_role("link", name="1.0.0")).to_have_attribute(
+        "href", "/releases/web-live/1.0.0"
+    )
+
+
+def test_roll_back_from_the_page_redeploys_the_version_it_names(
+    browser_page: Page, web: Web
+) -> None:
+    apply(web, "web-rollback", "echo deployed $RELGATE_VERSION")
+    for version in ("1.0.0", "2.0.0"):
+        release(web, "web-rollback", version)
+    wait_until_done(web, promote(web, "web-rollback", "1.0.0")["id"])
+    second = wait_until_done(web, promote(web, "web-rollback", "2.0.0")["id"])
+    assert second["state"] == "succeeded"
+    assert current_version(web, "web-rollback") == "2.0.0"
+    page = browser_page
+    sign_in(page, web, web.admin, f"/deployments/{second['id']}")
+
+    button = page.get_by_role("button", name="Roll back to 1.0.0")
+    expect(button).to_be_visible()
+    expect(page.locator(".rollback .help")).to_contain_text("1.0.0")
+    page.get_by_label("Why roll back dev (required)").fill("2.0.0 breaks checkout")
+    button.click()
+
+    expect(page).not_to_have_url(f"{web.url}/deployments/{second['id']}")
+    expect(page).to_have_url(re.compile(r"/deployments/\d+$"))
+    expect(page.locator("h1")).to_contain_text("1.0.0")
+    expect(page.locator(".facts")).to_contain_text("rollback")
+    expect(page.locator(".facts")).to_contain_text("2.0.0 breaks checkout")
+    expect(page.locator("#deployment-state-badge")).to_have_text("succeeded")
+    assert current_version(web, "web-rollback") == "1.0.0"
+
+
+def test_a_rollback_without_a_reason_is_refused(browser_page: Page, web: Web) -> None:
+    apply(web, "web-noreason", "echo ok")
+    for version in ("1.0.0", "2.0.0"):
+        release(web, "web-noreason", version)
+    wait_until_done(web, promote(web, "web-noreason", "1.0.0")["id"])
+    second = wait_until_done(web, promote(web, "web-noreason", "2.0.0")["id"])
+    page = browser_page
+    sign_in(page, web, web.admin, f"/deployments/{second['id']}")
+    page.get_by_label("Why roll back dev (required)").fill("   ")
+
+    page.get_by_role("button", name="Roll back to 1.0.0").click()
+
+    expect(page.locator("#flash")).to_contain_text("a rollback needs a reason")
+    assert current_version(web, "web-noreason") == "2.0.0"
+
+
+def test_an_approver_reads_the_deployment_but_neither_its_log_nor_a_roll_back_button(
+    browser_page: Page, web: Web
+) -> None:
+    apply(web, "web-approver", "echo secret-ish output")
+    release(web, "web-approver", "1.0.0")
+    release(web, "web-approver", "2.0.0")
+    wait_until_done(web, promote(web, "web-approver", "1.0.0")["id"])
+    second = wait_until_done(web, promote(web, "web-approver", "2.0.0")["id"])
+    approver = web.token("web-approver-person", "approver")
+    page = browser_page
+    sign_in(page, web, approver, f"/deployments/{second['id']}")
+
+    expect(page.locator("#deployment-state-badge")).to_have_text("succeeded")
+    expect(page.get_by_role("button", name=re.compile("Roll back"))).to_have_count(0)
+    expect(page.locator(".needs").first).to_be_visible()
+    expect(page.locator("main")).to_contain_text("to roll back needs the role admin or ci")
+    expect(page.locator("main")).to_contain_text("to promote needs the role admin or ci")
+    expect(page.locator("#deployment-log")).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text("secret-ish output")
+
+
+def test_cancel_from_the_page_stops_a_running_deployment(browser_page: Page, web: Web) -> None:
+    gate = web.workdir / "never-opened"
+    apply(web, "web-cancel", gated_command(gate))
+    release(web, "web-cancel", "1.0.0")
+    page = browser_page
+    sign_in(page, web, web.admin)
+    deployment = promote(web, "web-cancel", "1.0.0")
+    wait_until_deploying(web, deployment["id"])
+    page.goto(f"{web.url}/deployments/{deployment['id']}")
+    expect(page.locator("#deployment-log")).to_contain_text("step one")
+
+    page.get_by_label("Why cancel (optional)").fill("wrong window")
+    page.get_by_role("button", name="Cancel this deployment").click()
+
+    expect(page.locator("#deployment-state-badge")).to_have_text("failed")
+    expect(page.locator(".state-panel")).to_contain_text("cancelled by admin: wrong window")
+    expect(page.get_by_role("button", name="Cancel this deployment")).to_have_count(0)
+
+
+def test_odd_ids_and_other_scopes_get_an_error_page(browser_page: Page, web: Web) -> None:
+    apply(web, "web-scoped", "echo ok")
+    release(web, "web-scoped", "1.0.0")
+    done = wait_until_done(web, promote(web, "web-scoped", "1.0.0")["id"])
+    other = web.token("web-other-ci", "ci", services=["web-live"])
+    page = browser_page
+    sign_in(page, web, other)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+
+    for path, status in (
+        ("/deployments/999999", 404),
+        ("/deployments/99999999999999999999", 404),
+        ("/deployments/abc", 400),
+        (f"/deployments/{done['id']}", 403),
+        (f"/deployments/{done['id']}/events", 403),
+    ):
+        answer = httpx.get(
+            web.url + path, cookies=cookies, headers={"Accept": "text/html"}, timeout=10
+        )
+        assert answer.status_code == status, (path, answer.status_code, answer.text[:200])
+        assert "Traceback" not in answer.text
+    page.goto(f"{web.url}/deployments/{done['id']}")
+    expect(page.get_by_role("alert")).to_contain_text("scoped to the services web-live")
