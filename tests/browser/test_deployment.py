@@ -111,6 +111,9 @@ def test_roll_back_from_the_page_redeploys_the_version_it_names(
     second = wait_until_done(web, promote(web, "web-rollback", "2.0.0")["id"])
     assert second["state"] == "succeeded"
     assert current_version(web, "web-rollback") == "2.0.0"
+    # the page names what the API says a rollback would deploy
+    target = web.api("GET", "/api/v1/services/web-rollback/environments/dev/rollback-target")
+    assert target["version"] == "1.0.0"
     page = browser_page
     sign_in(page, web, web.admin, f"/deployments/{second['id']}")
 
@@ -208,3 +211,25 @@ def test_odd_ids_and_other_scopes_get_an_error_page(browser_page: Page, web: Web
         assert "Traceback" not in answer.text
     page.goto(f"{web.url}/deployments/{done['id']}")
     expect(page.get_by_role("alert")).to_contain_text("scoped to the services web-live")
+
+
+def test_a_rollback_post_without_the_csrf_token_is_refused(browser_page: Page, web: Web) -> None:
+    apply(web, "web-forged", "echo ok")
+    for version in ("1.0.0", "2.0.0"):
+        release(web, "web-forged", version)
+    wait_until_done(web, promote(web, "web-forged", "1.0.0")["id"])
+    second = wait_until_done(web, promote(web, "web-forged", "2.0.0")["id"])
+    page = browser_page
+    sign_in(page, web, web.admin)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+
+    forged = httpx.post(
+        f"{web.url}/deployments/{second['id']}/rollback",
+        cookies=cookies,
+        data={"reason": "forged", "to_version": "1.0.0"},
+        headers={"Accept": "text/html"},
+        timeout=10,
+    )
+
+    assert forged.status_code == 403
+    assert current_version(web, "web-forged") == "2.0.0"
