@@ -101,6 +101,32 @@ def test_the_output_and_the_state_arrive_while_the_page_is_open(
     )
 
 
+def test_a_long_output_keeps_its_newest_part_on_the_page(browser_page: Page, web: Web) -> None:
+    gate = web.workdir / "burst-gate"
+    # eight bursts of about 36,000 characters each, a second apart: 290,000 in all
+    command = (
+        f"echo start; n=0; while [ ! -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); "
+        "done; for i in 1 2 3 4 5 6 7 8; do seq -f \\\"burst $i line %g\\\" 1 2000; "
+        "sleep 1; done; echo all done"
+    )
+    apply(web, "web-long", command)
+    release(web, "web-long", "1.0.0")
+    page = browser_page
+    sign_in(page, web, web.admin)
+    deployment = promote(web, "web-long", "1.0.0")
+    wait_until_deploying(web, deployment["id"])
+    page.goto(f"{web.url}/deployments/{deployment['id']}")
+    log = page.locator("#deployment-log")
+    expect(log).to_contain_text("start")
+    gate.touch()
+
+    expect(log).to_contain_text("all done", timeout=60_000)
+    text: str = log.evaluate("element => element.textContent")
+    assert "burst 8 line 2000" in text
+    assert "burst 1 line 1\n" not in text  # the oldest output left the page
+    assert len(text) <= 200_000 + 64_000  # the page's cap, plus the last slice
+
+
 def test_roll_back_from_the_page_redeploys_the_version_it_names(
     browser_page: Page, web: Web
 ) -> None:
