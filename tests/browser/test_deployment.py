@@ -106,7 +106,7 @@ def test_a_long_output_keeps_its_newest_part_on_the_page(browser_page: Page, web
     # eight bursts of about 36,000 characters each, a second apart: 290,000 in all
     command = (
         f"echo start; n=0; while [ ! -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); "
-        "done; for i in 1 2 3 4 5 6 7 8; do seq -f \\\"burst $i line %g\\\" 1 2000; "
+        'done; for i in 1 2 3 4 5 6 7 8; do seq -f \\"burst $i line %g\\" 1 2000; '
         "sleep 1; done; echo all done"
     )
     apply(web, "web-long", command)
