@@ -259,3 +259,31 @@ def test_a_rollback_post_without_the_csrf_token_is_refused(browser_page: Page, w
 
     assert forged.status_code == 403
     assert current_version(web, "web-forged") == "2.0.0"
+
+
+def test_the_event_stream_ends_with_the_deployment_and_carries_no_log_for_an_approver(
+    browser_page: Page, web: Web
+) -> None:
+    apply(web, "web-stream", "echo printed by the deployer")
+    release(web, "web-stream", "1.0.0")
+    done = wait_until_done(web, promote(web, "web-stream", "1.0.0")["id"])
+    streams = {}
+    for name, token in (("admin", web.admin), ("approver", web.token("web-reader", "approver"))):
+        sign_in(browser_page, web, token)
+        cookies = {c["name"]: c["value"] for c in browser_page.context.cookies()}
+        browser_page.context.clear_cookies()
+        answer = httpx.get(
+            f"{web.url}/deployments/{done['id']}/events?offset=0&state=succeeded",
+            cookies=cookies,
+            timeout=30,
+        )
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        streams[name] = answer.text
+
+    assert "event: log\nid: " in streams["admin"]
+    assert "printed by the deployer" in streams["admin"]
+    assert "event: log" not in streams["approver"]
+    assert "printed by the deployer" not in streams["approver"]
+    for stream in streams.values():
+        assert stream.endswith("event: end\ndata: \n\n")
