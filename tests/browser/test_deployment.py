@@ -280,6 +280,15 @@ def test_the_event_stream_ends_with_the_deployment_and_carries_no_log_for_an_app
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/event-stream")
         streams[name] = answer.text
+        for odd in (b"\xb2", b"-1", b"9" * 40, b"abc"):  # a reconnect's Last-Event-ID
+            resumed = httpx.get(
+                f"{web.url}/deployments/{done['id']}/events",
+                cookies=cookies,
+                headers={"Last-Event-ID": odd},
+                timeout=30,
+            )
+            assert resumed.status_code == 200, (odd, resumed.text[:200])
+            assert resumed.text.endswith("event: end\ndata: \n\n")
 
     assert "event: log\nid: " in streams["admin"]
     assert "printed by the deployer" in streams["admin"]

@@ -77,7 +77,7 @@ async def deployment_events(
     # the first read checks role and scope (a 4xx page, not a stream, when refused)
     view = await run_in_threadpool(services.promotion.deployment, session.principal, deployment_id)
     resumed = request.headers.get("last-event-id", "")
-    if resumed.isdigit() and len(resumed) <= 10:
+    if resumed.isascii() and resumed.isdigit() and len(resumed) <= 10:
         offset = min(int(resumed), limits.DEPLOYMENT_LOG)
     stream = _events(request, services, session, view, offset, state)
     headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}
