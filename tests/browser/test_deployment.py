@@ -296,3 +296,34 @@ def test_the_event_stream_ends_with_the_deployment_and_carries_no_log_for_an_app
     assert "printed by the deployer" not in streams["approver"]
     for stream in streams.values():
         assert stream.endswith("event: end\ndata: \n\n")
+
+
+def test_an_overlong_reason_or_version_gets_a_400_and_changes_nothing(
+    browser_page: Page, web: Web
+) -> None:
+    apply(web, "web-long-input", "echo ok")
+    for version in ("1.0.0", "2.0.0"):
+        release(web, "web-long-input", version)
+    wait_until_done(web, promote(web, "web-long-input", "1.0.0")["id"])
+    second = wait_until_done(web, promote(web, "web-long-input", "2.0.0")["id"])
+    page = browser_page
+    sign_in(page, web, web.admin, f"/deployments/{second['id']}")
+    csrf = page.locator(".rollback input[name=csrf_token]").get_attribute("value")
+    assert csrf
+
+    answers = [
+        page.request.post(
+            f"{web.url}/deployments/{second['id']}/rollback",
+            form=form,
+            headers={"X-CSRF-Token": csrf, "Accept": "text/html"},
+        )
+        for form in (
+            {"reason": "x" * 10_001, "to_version": "1.0.0"},
+            {"reason": "fine", "to_version": "1" * 201},
+            {"reason": "fine", "to_version": "9.9.9"},
+        )
+    ]
+
+    assert [a.status for a in answers] == [400, 400, 404]
+    assert "Traceback" not in "".join(a.text() for a in answers)
+    assert current_version(web, "web-long-input") == "2.0.0"
