@@ -221,20 +221,20 @@ def column_order(pipelines: Iterable[Sequence[str]]) -> list[str]:
 def audit_services(subject: str, deployment_services: dict[int, str]) -> str | None:
     """The service an audit subject is about; ``"*"`` for every service; None for none.
 
-    ``deployment/N`` (looked up in ``deployment_services``), ``release/SVC@V``,
-    ``service/SVC``, ``environment/SVC/ENV`` name one service; a flag or a
-    segment changes the flag counts of every service.
+    ``deployment/N`` (looked up in ``deployment_services``), ``release/SVC@V`` and
+    ``environment/SVC/ENV`` name one service; a pipeline (``service/SVC``), a flag
+    or a segment may change every row.
     """
     kind, _, rest = subject.partition("/")
     if kind == "deployment":
         return deployment_services.get(int(rest)) if rest.isdigit() else None
     if kind == "release":
         return rest.partition("@")[0] or None
-    if kind == "service":
-        return rest or None
     if kind == "environment":
         return rest.partition("/")[0] or None
-    if kind in ("flag", "segment"):
+    # a pipeline applied may add a service or change the environments (the columns);
+    # a flag or a segment changes the flag counts of every service
+    if kind in ("service", "flag", "segment"):
         return "*"
     return None
 
@@ -362,6 +362,53 @@ class OverviewViews(PromotionCore):
             if name is not None and principal.may_touch_service(name):
                 names.add(name)
         return OverviewChanges(head=head, services=frozenset(names))
+
+    def overview_columns(self, principal: Principal) -> tuple[str, ...]:
+        """The environment names the principal's overview shows, in pipeline order."""
+        principal.require(Action.READ)
+        query = (
+            select(EnvironmentRow.service_id, EnvironmentRow.name)
+            .where(EnvironmentRow.active.is_(True))
+            .order_by(EnvironmentRow.service_id, EnvironmentRow.position)
+        )
+        if principal.services is not None:
+            query = query.join(ServiceRow, ServiceRow.id == EnvironmentRow.service_id).where(
+                ServiceRow.name.in_(sorted(principal.services))
+            )
+        if principal.environments is not None:
+            query = query.where(EnvironmentRow.name.in_(sorted(principal.environments)))
+        pipelines: dict[int, list[str]] = defaultdict(list)
+        with self._uow() as uow:
+            for service_id, name in uow.session.execute(query):
+                pipelines[service_id].append(name)
+        return tuple(column_order(pipelines.values()))
+
+    def approval_queue(self, principal: Principal) -> list[WaitingApproval]:
+        """The deployments waiting for an approver that the principal may read, oldest first."""
+        principal.require(Action.READ)
+        query = (
+            select(
+                DeploymentRow.id,
+                ServiceRow.name,
+                DeploymentRow.environment,
+                DeploymentRow.version,
+                DeploymentRow.requested_by,
+                DeploymentRow.created_at,
+            )
+            .join(EnvironmentRow, EnvironmentRow.holder_deployment_id == DeploymentRow.id)
+            .join(ServiceRow, ServiceRow.id == EnvironmentRow.service_id)
+            .where(DeploymentRow.state == _WAITING, EnvironmentRow.active.is_(True))
+            .order_by(DeploymentRow.created_at, DeploymentRow.id)
+        )
+        if principal.services is not None:
+            query = query.where(ServiceRow.name.in_(sorted(principal.services)))
+        if principal.environments is not None:
+            query = query.where(EnvironmentRow.name.in_(sorted(principal.environments)))
+        with self._uow() as uow:
+            return [
+                WaitingApproval(id_, service, env, version or "", by, as_utc(at))
+                for id_, service, env, version, by, at in uow.session.execute(query)
+            ]
 
     def overview(self, principal: Principal, services: Collection[str] | None = None) -> Overview:
         """Every service (or those named in ``services``) the principal may read, by environment.

@@ -169,6 +169,9 @@ def test_a_deployment_waiting_for_approval_is_queued_and_its_approvals_counted(
         ("payments", "production", "1.0.0", "ci-bot")
     ]
     assert overview.waiting[0].deployment == waiting.id
+    assert services.promotion.approval_queue(ALICE) == list(overview.waiting)
+    elsewhere = Principal("dev-only", Role.APPROVER, environments=frozenset({"dev"}))
+    assert services.promotion.approval_queue(elsewhere) == []
     production = cell(overview, "payments", "production")
     assert production.last_state == "waiting_for_approval"
     assert production.in_progress
@@ -218,6 +221,8 @@ def test_a_scoped_token_sees_only_its_services_and_environments(services: Servic
 
     by_env = services.promotion.overview(only_dev)
     assert by_env.environments == ("dev",)
+    assert services.promotion.overview_columns(only_dev) == ("dev",)
+    assert services.promotion.overview_columns(CI) == ("dev", "staging", "production")
     assert all(c.environment == "dev" for s in by_env.services for c in s.cells)
 
 
@@ -250,3 +255,10 @@ def test_the_overview_of_named_services_is_the_same_as_their_rows_in_the_whole(
 
     assert [s.service for s in part.services] == ["search"]
     assert part.services[0] == next(s for s in whole.services if s.service == "search")
+
+
+def test_a_pipeline_applied_may_change_every_row(services: Services) -> None:
+    start = services.promotion.change_marker()
+    services.pipelines.apply(ADMIN, parse_pipeline(PIPELINE.format(service="billing"), "x.yaml"))
+
+    assert services.promotion.overview_changes(CI, start).services is None
