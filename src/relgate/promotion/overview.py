@@ -19,10 +19,12 @@ reports are cached by their row id (both rows are immutable).
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -53,6 +55,9 @@ from relgate.store.uow import as_utc
 CANDIDATE_WINDOW = 10
 # more audit events than this since the page's point: the page reloads its matrix
 CHANGES_LIMIT = 500
+# a whole overview kept for a scope is read again at the latest after this long (a
+# freeze gate opens or closes with the minute, an accepted vulnerability expires with the day)
+CACHE_SECONDS = 30.0
 # ids per IN (...) list: SQLite and PostgreSQL both take this many parameters
 _CHUNK = 900
 
@@ -91,7 +96,6 @@ class Candidate:
 
     version: str
     digest: str
-    created_at: datetime
     gates: GateBadges
     deployment: int | None = None
     """The deployment of it that holds the environment now (waiting or deploying), if any."""
@@ -129,6 +133,8 @@ class Cell:
 class ServiceOverview:
     service: str
     cells: tuple[Cell, ...]
+    stamp: int = field(default=0, compare=False)
+    """Differs between two reads of the row unless it is the same read (kept by the cache)."""
 
     def cell(self, environment: str) -> Cell | None:
         return next((c for c in self.cells if c.environment == environment), None)
@@ -243,21 +249,21 @@ def audit_services(subject: str, deployment_services: dict[int, str]) -> str | N
 
 
 class _Lru:
-    """A small thread-safe LRU map (parsed pipelines and reports, keyed by immutable row ids)."""
+    """A small thread-safe LRU map: parsed pipelines and reports by row id, gate results."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[int, Any] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: int) -> Any:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: int, value: Any) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -267,6 +273,7 @@ class _Lru:
 
 _PIPELINES = _Lru(4096)
 _REPORTS = _Lru(50000)
+_GATES = _Lru(50000)
 
 
 @dataclass(slots=True)
@@ -305,7 +312,6 @@ class _Release:
     version: str
     digest: str
     author: str | None
-    created_at: datetime
 
 
 class OverviewViews(PromotionCore):
@@ -416,18 +422,52 @@ class OverviewViews(PromotionCore):
         A token scoped to some services or environments sees only those; names
         outside its scope in ``services`` are left out (never an error: a page
         asks for the services that changed).
+
+        The whole overview of a scope is kept with the audit point it was read
+        at: while nothing changed it is answered again, after a change only the
+        rows of the services that changed are read again (``overview_changes``),
+        and at the latest after ``CACHE_SECONDS`` all of it.
         """
         principal.require(Action.READ)
+        if services is not None:
+            return self._read_overview(principal, services)
+        key = (principal.services, principal.environments)
+        cache = _overview_cache(self)
+        with cache.lock:
+            kept = cache.entries.get(key)
+        head = self.change_marker()
+        if kept is not None and time.monotonic() - kept[0] < CACHE_SECONDS:
+            full_at, old = kept
+            if old.head == head:
+                return replace(old, read_at=self._clock.now())
+            changes = self.overview_changes(principal, old.head)
+            if changes.services is not None:
+                fresh = self._read_overview(principal, changes.services)
+                merged = _merge(old, fresh, changes.services, changes.head)
+                with cache.lock:
+                    cache.entries[key] = (full_at, merged)
+                return merged
+        began = time.monotonic()
+        whole = self._read_overview(principal, None)
+        with cache.lock:
+            if len(cache.entries) > 64:
+                cache.entries.clear()
+            cache.entries[key] = (began, whole)
+        return whole
+
+    def _read_overview(self, principal: Principal, services: Collection[str] | None) -> Overview:
         now = self._clock.now()
         with self._uow() as uow:
             session = uow.session
             head = int(session.scalar(select(func.max(AuditRow.seq))) or 0)
             envs = self._overview_envs(session, principal, services)
-            specs = _pipelines(session, {e.service_id for e in envs})
-            recent = _recent_releases(session, {e.service_id for e in envs})
-            deployed = _deployed(session, [r.id for rs in recent.values() for r in rs])
+            service_ids = {e.service_id for e in envs}
+            specs = _pipelines(session, service_ids)
+            window = _window(service_ids)
+            recent = _recent_releases(session, service_ids, window)
+            deployed = _deployed(session, window)
             picks = _candidates(envs, recent, deployed)
-            gates = self._candidate_gates(session, envs, picks, specs, deployed, now)
+            gates = _candidate_gates(session, envs, picks, specs, deployed, window, now)
             flags = _flags_on(session, {e.name for e in envs})
         by_service: dict[str, list[Cell]] = defaultdict(list)
         waiting: list[WaitingApproval] = []
@@ -439,7 +479,6 @@ class OverviewViews(PromotionCore):
                 candidate = Candidate(
                     version=release.version,
                     digest=release.digest,
-                    created_at=as_utc(release.created_at),
                     gates=gates[(env.service_id, env.name)],
                     deployment=holder,
                 )
@@ -478,8 +517,8 @@ class OverviewViews(PromotionCore):
             head=head,
             environments=tuple(columns),
             services=tuple(
-                ServiceOverview(service=name, cells=tuple(cells))
-                for name, cells in by_service.items()
+                ServiceOverview(service=name, cells=tuple(cells), stamp=next(_STAMPS))
+                for name, cells in sorted(by_service.items())
             ),
             waiting=tuple(waiting),
             read_at=now,
@@ -545,111 +584,159 @@ class OverviewViews(PromotionCore):
             query = query.where(ServiceRow.name.in_(sorted(wanted)))
         if principal.environments is not None:
             query = query.where(EnvironmentRow.name.in_(sorted(principal.environments)))
-        return [_Env(*list(row)) for row in session.execute(query)]
+        return [_Env(*list(row)) for row in session.connection().execute(query).all()]
 
-    def _candidate_gates(
-        self,
-        session: Session,
-        envs: list[_Env],
-        picks: dict[tuple[int, str], tuple[_Release, int | None]],
-        specs: dict[int, PipelineSpec],
-        deployed: dict[int, dict[str, set[str]]],
-        now: datetime,
-    ) -> dict[tuple[int, str], GateBadges]:
-        """Evaluate each candidate's gates, reading every fact they need in a few queries."""
-        from relgate.promotion.gates import (
-            ApprovalItem,
-            EvidenceItem,
-            GateContext,
-            PerformanceGate,
-            evaluate_gates,
+
+def _candidate_gates(
+    session: Session,
+    envs: list[_Env],
+    picks: dict[tuple[int, str], tuple[_Release, int | None]],
+    specs: dict[int, _Parsed],
+    deployed: _Deployed,
+    window: Any,
+    now: datetime,
+) -> dict[tuple[int, str], GateBadges]:
+    """Evaluate each candidate's gates, reading every fact they need in a few queries.
+
+    A result is kept under every input of its gates (the pipeline revision, the
+    release, its evidence, where it verified, the approvals and requester of its
+    waiting deployment, the baselines, the day) and reused while none of them
+    changes; an environment with a freeze gate (which depends on the minute) is
+    evaluated every time.
+    """
+    from relgate.promotion.gates import ApprovalItem, EvidenceItem, GateContext, evaluate_gates
+    from relgate.promotion.reports import EvidenceKind
+
+    if not picks:
+        return {}
+    evidence = _evidence(session, window, {release.id for release, _ in picks.values()})
+    approvals: dict[int, list[tuple[int, ApprovalItem]]] = defaultdict(list)
+    if any(holder is not None for _, holder in picks.values()):
+        holding = select(EnvironmentRow.holder_deployment_id).where(
+            EnvironmentRow.holder_deployment_id.is_not(None)
         )
-        from relgate.promotion.reports import EvidenceKind, PerformanceReport
-
-        if not picks:
-            return {}
-        release_ids = sorted({release.id for release, _ in picks.values()})
-        evidence = _evidence(session, release_ids)
-        holders = sorted({holder for _, holder in picks.values() if holder is not None})
-        approvals: dict[int, list[ApprovalItem]] = defaultdict(list)
-        for chunk in _chunks(holders):
-            for deployment_id, approver, decision, comment, created_at in session.execute(
-                select(
-                    ApprovalRow.deployment_id,
-                    ApprovalRow.approver,
-                    ApprovalRow.decision,
-                    ApprovalRow.comment,
-                    ApprovalRow.created_at,
-                )
-                .where(ApprovalRow.deployment_id.in_(chunk))
-                .order_by(ApprovalRow.id)
-            ):
-                assert deployment_id is not None
-                approvals[deployment_id].append(
-                    ApprovalItem(approver, decision, comment, as_utc(created_at))  # type: ignore[arg-type]
-                )
-        requesters: dict[int, str] = {}
-        for chunk in _chunks(holders):
-            requesters.update(
-                session.execute(
-                    select(DeploymentRow.id, DeploymentRow.requested_by).where(
-                        DeploymentRow.id.in_(chunk)
-                    )
-                ).all()
+        for approval_id, deployment_id, approver, decision, comment, created_at in session.execute(
+            select(
+                ApprovalRow.id,
+                ApprovalRow.deployment_id,
+                ApprovalRow.approver,
+                ApprovalRow.decision,
+                ApprovalRow.comment,
+                ApprovalRow.created_at,
             )
-        # performance baselines: the stable release of the baseline environment
-        stable_of = {(e.service_id, e.name): e.stable_id for e in envs}
-        wanted_baselines: set[int] = set()
-        for (service_id, name), _ in picks.items():
-            env_spec = _env_spec(specs, service_id, name)
-            for gate in env_spec.gates if env_spec else ():
-                if isinstance(gate, PerformanceGate):
-                    stable = stable_of.get((service_id, gate.baseline_environment))
-                    if stable is None:
-                        stable = _stable_release(session, service_id, gate.baseline_environment)
-                    if stable is not None:
-                        wanted_baselines.add(stable)
-        baselines = _baselines(session, sorted(wanted_baselines))
+            .where(ApprovalRow.deployment_id.in_(holding.scalar_subquery()))
+            .order_by(ApprovalRow.id)
+        ):
+            assert deployment_id is not None
+            item = ApprovalItem(approver, decision, comment, as_utc(created_at))  # type: ignore[arg-type]
+            approvals[deployment_id].append((approval_id, item))
+    by_key = {(e.service_id, e.name): e for e in envs}
+    # performance baselines: the newest performance report of the baseline's stable release
+    stable_of: dict[tuple[int, str], int | None] = {}
+    for (service_id, name), _ in picks.items():
+        parsed = specs.get(service_id)
+        for gate in parsed.performance.get(name, ()) if parsed else ():
+            key = (service_id, gate.baseline_environment)
+            if key not in stable_of:
+                shown = by_key.get(key)
+                stable_of[key] = shown.stable_id if shown else _stable_release(session, *key)
+    baselines = _baselines(session, sorted({i for i in stable_of.values() if i is not None}))
 
-        names = {e.service_id: e.service for e in envs}
-        results: dict[tuple[int, str], GateBadges] = {}
-        for (service_id, name), (release, holder) in picks.items():
-            spec = specs.get(service_id)
-            env_spec = spec.environment(name) if spec else None
-            if spec is None or env_spec is None:
-                results[(service_id, name)] = badges(())
+    today = now.date()
+    results: dict[tuple[int, str], GateBadges] = {}
+    for (service_id, name), (release, holder) in picks.items():
+        parsed = specs.get(service_id)
+        env_spec = parsed.environments.get(name) if parsed else None
+        if parsed is None or env_spec is None:
+            results[(service_id, name)] = badges(())
+            continue
+        env = by_key[(service_id, name)]
+        requested_by = env.last_requested_by if holder is not None else None
+        items = evidence.get(release.id, [])
+        waiting = approvals.get(holder, []) if holder is not None else []
+        verified = frozenset(deployed.verified.get(release.id, ()))
+        base = {
+            gate.baseline_environment: baselines.get(
+                stable_of.get((service_id, gate.baseline_environment)) or 0
+            )
+            for gate in parsed.performance.get(name, ())
+        }
+        timeless = name not in parsed.timed
+        memo = (
+            parsed.id,
+            name,
+            release.id,
+            requested_by,
+            tuple(item[0] for item in items),
+            verified,
+            tuple(approval_id for approval_id, _ in waiting),
+            tuple(sorted((env_name, b[0]) for env_name, b in base.items() if b is not None)),
+            today,
+        )
+        if timeless:
+            known = _GATES.get(memo)
+            if known is not None:
+                results[(service_id, name)] = known
                 continue
-            previous = spec.previous(name)
-            base: dict[str, PerformanceReport | None] = {}
-            for gate in env_spec.gates:
-                if isinstance(gate, PerformanceGate):
-                    stable = stable_of.get((service_id, gate.baseline_environment))
-                    if stable is None:
-                        stable = _stable_release(session, service_id, gate.baseline_environment)
-                    base[gate.baseline_environment] = (
-                        baselines.get(stable) if stable is not None else None
-                    )
-            context = GateContext(
-                environment=name,
-                previous_environment=previous.name if previous else None,
-                release_author=release.author,
-                requested_by=requesters.get(holder) if holder is not None else None,
-                evidence=[
-                    EvidenceItem(EvidenceKind(kind), environment, report, created_at)
-                    for kind, environment, report, created_at in evidence.get(release.id, ())
-                ],
-                baselines=base,
-                verified_in=frozenset(deployed.get(release.id, {}).get("verified", ())),
-                approvals=approvals.get(holder, []) if holder is not None else [],
-                now=now,
-                release=f"{names[service_id]}@{release.version}",
-                artifact_digest=release.digest,
-            )
-            results[(service_id, name)] = badges(
-                GateView(gate=r.gate, status=str(r.status), reason=r.reason)
-                for r in evaluate_gates(env_spec.gates, context)
-            )
-        return results
+        context = GateContext(
+            environment=name,
+            previous_environment=parsed.previous[name],
+            release_author=release.author,
+            requested_by=requested_by,
+            evidence=[
+                EvidenceItem(EvidenceKind(kind), environment, report, created_at)
+                for _, kind, environment, report, created_at in items
+            ],
+            baselines={env_name: b[1] if b else None for env_name, b in base.items()},
+            verified_in=verified,
+            approvals=[item for _, item in waiting],
+            now=now,
+            release=f"{env.service}@{release.version}",
+            artifact_digest=release.digest,
+        )
+        result = badges(
+            GateView(gate=r.gate, status=str(r.status), reason=r.reason)
+            for r in evaluate_gates(env_spec.gates, context)
+        )
+        if timeless:
+            _GATES.put(memo, result)
+        results[(service_id, name)] = result
+    return results
+
+
+_STAMPS = itertools.count(1)
+
+
+@dataclass
+class _OverviewCache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    entries: dict[Any, tuple[float, Overview]] = field(default_factory=dict)
+
+
+def _overview_cache(owner: object) -> _OverviewCache:
+    found: _OverviewCache | None = owner.__dict__.get("_overview_cache_")
+    if found is None:
+        found = owner.__dict__.setdefault("_overview_cache_", _OverviewCache())
+    return found
+
+
+def _merge(old: Overview, fresh: Overview, changed: Collection[str], head: int) -> Overview:
+    """``old`` with the rows (and queue entries) of the ``changed`` services read again."""
+    rows = {row.service: row for row in fresh.services}
+    services = [rows.pop(row.service, row) for row in old.services if row.service not in changed]
+    services += [rows[row.service] for row in old.services if row.service in rows]
+    kept = {row.service for row in old.services}
+    services += [row for name, row in rows.items() if name not in kept]
+    services.sort(key=lambda row: row.service)
+    waiting = [w for w in old.waiting if w.service not in changed] + list(fresh.waiting)
+    waiting.sort(key=lambda w: (w.since, w.deployment))
+    return Overview(
+        head=head,  # what the changes were looked for up to (``fresh`` may have read later)
+        environments=old.environments,
+        services=tuple(services),
+        waiting=tuple(waiting),
+        read_at=fresh.read_at,
+    )
 
 
 # ---------------------------------------------------------------------- batched reads
@@ -660,24 +747,56 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield ids[offset : offset + _CHUNK]
 
 
-def _env_spec(specs: dict[int, PipelineSpec], service_id: int, name: str) -> EnvironmentSpec | None:
-    spec = specs.get(service_id)
-    return spec.environment(name) if spec else None
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A pipeline revision in force, parsed, with what the gates of each environment need."""
+
+    id: int
+    environments: dict[str, EnvironmentSpec]
+    previous: dict[str, str | None]
+    performance: dict[str, tuple[Any, ...]]
+    """Environment -> its performance gates (they compare with a baseline)."""
+    timed: frozenset[str]
+    """The environments with a freeze gate: their result depends on the minute."""
+
+    @classmethod
+    def of(cls, pipeline_id: int, spec: PipelineSpec) -> _Parsed:
+        from relgate.promotion.gates import FreezeGate, PerformanceGate
+
+        names = [env.name for env in spec.environments]
+        return cls(
+            id=pipeline_id,
+            environments={env.name: env for env in spec.environments},
+            previous={name: names[i - 1] if i else None for i, name in enumerate(names)},
+            performance={
+                env.name: tuple(g for g in env.gates if isinstance(g, PerformanceGate))
+                for env in spec.environments
+            },
+            timed=frozenset(
+                env.name
+                for env in spec.environments
+                if any(isinstance(g, FreezeGate) for g in env.gates)
+            ),
+        )
 
 
-def _pipelines(session: Session, service_ids: set[int]) -> dict[int, PipelineSpec]:
+def _pipelines(session: Session, service_ids: set[int]) -> dict[int, _Parsed]:
     """service id -> its pipeline in force (the newest active revision), parsed once per row."""
     if not service_ids:
         return {}
     newest: dict[int, int] = {}
-    for pipeline_id, service_id in session.execute(
-        select(PipelineRow.id, PipelineRow.service_id)
-        .where(PipelineRow.status == "active")
-        .order_by(PipelineRow.service_id, PipelineRow.revision)
+    for pipeline_id, service_id in (
+        session.connection()
+        .execute(
+            select(PipelineRow.id, PipelineRow.service_id)
+            .where(PipelineRow.status == "active")
+            .order_by(PipelineRow.service_id, PipelineRow.revision)
+        )
+        .all()
     ):
         if service_id in service_ids:
             newest[service_id] = pipeline_id  # ordered by revision: the last is in force
-    specs: dict[int, PipelineSpec] = {}
+    specs: dict[int, _Parsed] = {}
     missing: dict[int, int] = {}
     for service_id, pipeline_id in newest.items():
         cached = _PIPELINES.get(pipeline_id)
@@ -690,7 +809,7 @@ def _pipelines(session: Session, service_ids: set[int]) -> dict[int, PipelineSpe
             select(PipelineRow.id, PipelineRow.spec).where(PipelineRow.id.in_(chunk))
         ):
             try:
-                parsed = PipelineSpec.model_validate(spec)
+                parsed = _Parsed.of(pipeline_id, PipelineSpec.model_validate(spec))
             except ValueError:
                 continue
             _PIPELINES.put(pipeline_id, parsed)
@@ -698,10 +817,13 @@ def _pipelines(session: Session, service_ids: set[int]) -> dict[int, PipelineSpe
     return specs
 
 
-def _recent_releases(session: Session, service_ids: set[int]) -> dict[int, list[_Release]]:
-    """service id -> its ``CANDIDATE_WINDOW`` newest registered releases, newest SemVer first."""
-    if not service_ids:
-        return {}
+def _window(service_ids: set[int]) -> Any:
+    """A subquery of the ids of each service's ``CANDIDATE_WINDOW`` newest registered releases.
+
+    The floor of each service's window (one index seek per service) is
+    materialized first, then each window is one index range: left to itself the
+    SQLite planner scans every release and seeks the floor for each.
+    """
     inner = aliased(ReleaseRow)
     floor = (
         select(inner.id)
@@ -712,83 +834,80 @@ def _recent_releases(session: Session, service_ids: set[int]) -> dict[int, list[
         .correlate(ServiceRow)
         .scalar_subquery()
     )
-    query = (
-        select(
-            ReleaseRow.id,
-            ReleaseRow.service_id,
-            ReleaseRow.version,
-            ReleaseRow.digest,
-            ReleaseRow.author,
-            ReleaseRow.created_at,
-        )
-        .join(
-            ServiceRow,
-            and_(ServiceRow.id == ReleaseRow.service_id, ReleaseRow.id >= func.coalesce(floor, 0)),
-        )
-        .order_by(ReleaseRow.service_id, ReleaseRow.id)
-    )
+    floors = select(ServiceRow.id.label("sid"), func.coalesce(floor, 0).label("floor"))
     if len(service_ids) <= _CHUNK:
-        query = query.where(ServiceRow.id.in_(sorted(service_ids)))
+        floors = floors.where(ServiceRow.id.in_(sorted(service_ids)))
+    cte = floors.cte("overview_floors").prefix_with("MATERIALIZED")
+    window = aliased(ReleaseRow)
+    query = select(window.id).join(
+        cte, and_(window.service_id == cte.c.sid, window.id >= cte.c.floor)
+    )
+    return query.scalar_subquery()
+
+
+def _recent_releases(
+    session: Session, service_ids: set[int], window: Any
+) -> dict[int, list[_Release]]:
+    """service id -> its ``CANDIDATE_WINDOW`` newest registered releases, newest SemVer first."""
+    if not service_ids:
+        return {}
+    query = select(
+        ReleaseRow.id,
+        ReleaseRow.service_id,
+        ReleaseRow.version,
+        ReleaseRow.digest,
+        ReleaseRow.author,
+    ).where(ReleaseRow.id.in_(window))
     found: dict[int, list[_Release]] = defaultdict(list)
-    for row in session.execute(query):
+    for row in session.connection().execute(query).all():
         if row[1] in service_ids:
             found[row[1]].append(_Release(*row))
     for releases in found.values():
-        releases.sort(key=_newest_first_key)
+        releases.sort(key=_newest_first_key, reverse=True)
     return found
 
 
 def _newest_first_key(release: _Release) -> tuple[int, Any, int]:
+    """Sorted with reverse=True: SemVer versions newest first (then by registration)."""
     key = precedence(release.version)
-    # SemVer versions first, newest first (releases are checked to be SemVer on creation)
-    return (0, _Reverse(key), -release.id) if key is not None else (1, 0, -release.id)
+    # releases are checked to be SemVer on creation; anything else sorts last
+    return (1, key, release.id) if key is not None else (0, (), release.id)
 
 
-class _Reverse:
-    """Sorts its value in reverse order."""
+@dataclass(slots=True)
+class _Deployed:
+    """(release id, environment) pairs: a deployment of it ended there, runs there, verified."""
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reverse) -> bool:
-        return bool(other.value < self.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reverse) and bool(self.value == other.value)
-
-    __hash__ = None  # type: ignore[assignment]
+    ended: set[tuple[int, str]]
+    active: set[tuple[int, str]]
+    verified: dict[int, set[str]]
 
 
-def _deployed(session: Session, release_ids: list[int]) -> dict[int, dict[str, set[str]]]:
-    """release id -> the environments where a deployment of it "ended", is "active", "verified"."""
-    found: dict[int, dict[str, set[str]]] = defaultdict(
-        lambda: {"ended": set(), "verified": set(), "active": set()}
-    )
-    for chunk in _chunks(sorted(release_ids)):
-        for release_id, environment, state, verified_at in session.execute(
+def _deployed(session: Session, window: Any) -> _Deployed:
+    """Where the releases of ``window`` were deployed."""
+    found = _Deployed(set(), set(), defaultdict(set))
+    for release_id, environment, state, verified in (
+        session.connection()
+        .execute(
             select(
                 DeploymentRow.release_id,
                 DeploymentRow.environment,
                 DeploymentRow.state,
-                DeploymentRow.verified_at,
-            ).where(DeploymentRow.release_id.in_(chunk))
-        ):
-            facts = found[release_id]
-            if state in _ACTIVE:
-                facts["active"].add(environment)
-            else:
-                facts["ended"].add(environment)
-            if state == _SUCCEEDED and verified_at is not None:
-                facts["verified"].add(environment)
+                DeploymentRow.verified_at.is_not(None),
+            ).where(DeploymentRow.release_id.in_(window))
+        )
+        .all()
+    ):
+        (found.active if state in _ACTIVE else found.ended).add((release_id, environment))
+        if state == _SUCCEEDED and verified:
+            found.verified[release_id].add(environment)
     return found
 
 
 def _candidates(
     envs: list[_Env],
     recent: dict[int, list[_Release]],
-    deployed: dict[int, dict[str, set[str]]],
+    deployed: _Deployed,
 ) -> dict[tuple[int, str], tuple[_Release, int | None]]:
     """(service id, environment) -> its next candidate and the deployment of it holding it."""
     picks: dict[tuple[int, str], tuple[_Release, int | None]] = {}
@@ -797,11 +916,11 @@ def _candidates(
         for release in recent.get(env.service_id, ()):
             if not is_newer((release.id, release.version), current):
                 break  # newest first: the rest are older still
-            facts = deployed.get(release.id)
             if env.in_progress and env.last_release == release.id:
                 picks[(env.service_id, env.name)] = (release, env.last_id)
                 break
-            if facts is not None and (env.name in facts["ended"] or env.name in facts["active"]):
+            pair = (release.id, env.name)
+            if pair in deployed.ended or pair in deployed.active:
                 continue
             picks[(env.service_id, env.name)] = (release, None)
             break
@@ -809,48 +928,54 @@ def _candidates(
 
 
 def _evidence(
-    session: Session, release_ids: list[int]
-) -> dict[int, list[tuple[str, str | None, Any, datetime]]]:
-    """release id -> its evidence (kind, environment, parsed report, time), oldest first."""
+    session: Session, window: Any, wanted: set[int]
+) -> dict[int, list[tuple[int, str, str | None, Any, datetime]]]:
+    """release id (of ``wanted``) -> its evidence (id, kind, environment, report, time), in order.
+
+    Only ids are read each time (from the index: an evidence row holds its whole
+    report); each row's facts are read and its report parsed once, then kept
+    (evidence is immutable).
+    """
     from relgate.promotion.reports import load_report
 
-    rows: list[tuple[int, int, str, str | None, datetime]] = []
-    for chunk in _chunks(release_ids):
-        rows.extend(
-            session.execute(
-                select(
-                    EvidenceRow.id,
-                    EvidenceRow.release_id,
-                    EvidenceRow.kind,
-                    EvidenceRow.environment,
-                    EvidenceRow.created_at,
-                ).where(EvidenceRow.release_id.in_(chunk))
-            )
+    rows = sorted(
+        (int(id_), int(release_id))
+        for id_, release_id in session.connection()
+        .execute(
+            select(EvidenceRow.id, EvidenceRow.release_id).where(EvidenceRow.release_id.in_(window))
         )
-    rows.sort()
-    reports: dict[int, Any] = {}
+        .all()
+        if release_id in wanted
+    )
+    facts: dict[int, tuple[int, str, str | None, Any, datetime]] = {}
     unread = []
-    for evidence_id, *_ in rows:
+    for evidence_id, _ in rows:
         cached = _REPORTS.get(evidence_id)
         if cached is None:
             unread.append(evidence_id)
         else:
-            reports[evidence_id] = cached
-    kinds = {row[0]: row[2] for row in rows}
+            facts[evidence_id] = cached
     for chunk in _chunks(unread):
-        for evidence_id, stored in session.execute(
-            select(EvidenceRow.id, EvidenceRow.report).where(EvidenceRow.id.in_(chunk))
+        for evidence_id, kind, environment, created_at, stored in session.execute(
+            select(
+                EvidenceRow.id,
+                EvidenceRow.kind,
+                EvidenceRow.environment,
+                EvidenceRow.created_at,
+                EvidenceRow.report,
+            ).where(EvidenceRow.id.in_(chunk))
         ):
             report: Any
             try:
-                report = load_report(kinds[evidence_id], stored)
+                report = load_report(kind, stored)
             except Exception:  # a stored report of an older format: the gate says it is not one
                 report = _Unreadable()
-            _REPORTS.put(evidence_id, report)
-            reports[evidence_id] = report
-    found: dict[int, list[tuple[str, str | None, Any, datetime]]] = defaultdict(list)
-    for evidence_id, release_id, kind, environment, created_at in rows:
-        found[release_id].append((kind, environment, reports[evidence_id], as_utc(created_at)))
+            item = (evidence_id, kind, environment, report, as_utc(created_at))
+            _REPORTS.put(evidence_id, item)
+            facts[evidence_id] = item
+    found: dict[int, list[tuple[int, str, str | None, Any, datetime]]] = defaultdict(list)
+    for evidence_id, release_id in rows:
+        found[release_id].append(facts[evidence_id])
     return found
 
 
@@ -867,18 +992,21 @@ def _stable_release(session: Session, service_id: int, environment: str) -> int 
     )
 
 
-def _baselines(session: Session, release_ids: list[int]) -> dict[int, Any]:
-    """release id -> its newest performance report."""
+def _baselines(session: Session, release_ids: list[int]) -> dict[int, tuple[int, Any]]:
+    """release id -> (evidence id, report) of its newest performance report."""
     from relgate.promotion.reports import load_report
 
-    found: dict[int, Any] = {}
+    found: dict[int, tuple[int, Any]] = {}
     for chunk in _chunks(release_ids):
-        for release_id, stored in session.execute(
-            select(EvidenceRow.release_id, EvidenceRow.report)
+        for evidence_id, release_id, stored in session.execute(
+            select(EvidenceRow.id, EvidenceRow.release_id, EvidenceRow.report)
             .where(EvidenceRow.release_id.in_(chunk), EvidenceRow.kind == "performance")
             .order_by(EvidenceRow.id)
         ):
-            found[release_id] = load_report("performance", stored)  # the newest wins
+            try:
+                found[release_id] = (evidence_id, load_report("performance", stored))
+            except Exception:  # an unreadable baseline is no baseline
+                found.pop(release_id, None)
     return found
 
 

@@ -262,3 +262,21 @@ def test_a_pipeline_applied_may_change_every_row(services: Services) -> None:
     services.pipelines.apply(ADMIN, parse_pipeline(PIPELINE.format(service="billing"), "x.yaml"))
 
     assert services.promotion.overview_changes(CI, start).services is None
+
+
+def test_the_kept_overview_reads_again_only_the_rows_that_changed(services: Services) -> None:
+    release(services, "payments", "1.0.0")
+    first = services.promotion.overview(CI)
+    again = services.promotion.overview(CI)
+    assert [r.stamp for r in again.services] == [r.stamp for r in first.services]
+
+    release(services, "search", "2.0.0")
+    after = services.promotion.overview(CI)
+
+    stamps = {r.service: r.stamp for r in first.services}
+    assert next(r for r in after.services if r.service == "payments").stamp == stamps["payments"]
+    assert next(r for r in after.services if r.service == "search").stamp != stamps["search"]
+    # what is kept is what a read from scratch says
+    assert after.services == services.promotion.overview(CI, ["payments", "search"]).services
+    assert cell(after, "search", "dev").current == "2.0.0"
+    assert after.head == services.promotion.change_marker()

@@ -23,18 +23,21 @@ import asyncio
 import contextlib
 import gzip
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from relgate.api.deps import ServicesDep
 from relgate.bootstrap import Services
 from relgate.errors import Unauthorized
-from relgate.promotion.overview import Overview
+from relgate.promotion.overview import Overview, ServiceOverview
 from relgate.web.render import SECURITY_HEADERS, page, templates
 from relgate.web.session import COOKIE, Viewer, mark_web
 
@@ -48,6 +51,30 @@ STREAM_MAX_SECONDS: Final = 300.0
 GZIP_ABOVE: Final = 4096
 
 Since = Annotated[int | None, Query(ge=0, le=2**62)]
+
+# a service's row, rendered once per read of it (its stamp): a page of 1,000 services
+# renders again only the rows that changed
+ROWS_KEPT: Final = 10_000
+_rows: OrderedDict[tuple[str, int, tuple[str, ...]], Markup] = OrderedDict()
+_rows_lock = threading.Lock()
+
+
+def overview_row(svc: ServiceOverview, columns: tuple[str, ...]) -> Markup:
+    """The ``<tbody>`` of ``svc`` under ``columns`` (the template global ``overview_row``)."""
+    key = (svc.service, svc.stamp, tuple(columns))
+    with _rows_lock:
+        html = _rows.get(key)
+    if html is None:
+        macro: Any = templates.env.get_template("overview_macros.html").module.row  # type: ignore[attr-defined]
+        html = Markup(macro(svc, columns))
+        with _rows_lock:
+            _rows[key] = html
+            while len(_rows) > ROWS_KEPT:
+                _rows.popitem(last=False)
+    return html
+
+
+templates.env.globals["overview_row"] = overview_row
 
 
 @router.get("/")
