@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -221,12 +222,19 @@ def sign_in(url: str, token: str) -> httpx.Client:
 
 
 def time_page(
-    client: httpx.Client, path: str, encoding: str, samples: int
+    client: httpx.Client,
+    path: str,
+    encoding: str,
+    samples: int,
+    before: Callable[[], None] | None = None,
+    warmup: int = PAGE_WARMUP,
 ) -> tuple[list[float], int, int]:
     """Time GET ``path``; return the times (ms), the bytes on the wire and the page's bytes."""
     times: list[float] = []
     wire = size = 0
-    for n in range(PAGE_WARMUP + samples):
+    for n in range(warmup + samples):
+        if before is not None:
+            before()
         began = time.perf_counter()
         with client.stream("GET", path, headers={"Accept-Encoding": encoding}) as answer:
             body = answer.read()
@@ -235,7 +243,7 @@ def time_page(
         if answer.status_code != 200:
             raise BenchError(f"GET {path} answered {answer.status_code}: {body[:300]!r}")
         size = len(body)
-        if n >= PAGE_WARMUP:
+        if n >= warmup:
             times.append(elapsed)
     return times, wire, size
 
@@ -359,9 +367,8 @@ def run(args: argparse.Namespace) -> Figures:
 
         services = build(Settings(database_url=url))
         _, admin = services.tokens.create("bench-admin", "admin", actor="bench")
-        _, one = services.tokens.create(
-            "bench-one", "ci", actor="bench", services=["svc-0500"]
-        )
+        other = f"svc-{min(500, args.services - 1):04d}"
+        _, one = services.tokens.create("bench-one", "ci", actor="bench", services=[other])
         services.uow.engine.dispose()
         server: ServerProcess | None = None
         try:
@@ -372,7 +379,21 @@ def run(args: argparse.Namespace) -> Figures:
                 timeout=60,
             )
             cells = args.services * args.envs
+            api = httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60
+            )
+            # an unpin is a real, audited change of one service's state
+            change_path = f"/api/v1/services/{other}/environments/{names[0]}/unpin"
+
+            def change() -> None:
+                answer = api.post(change_path)
+                if answer.status_code != 200:
+                    raise BenchError(f"POST {change_path} answered {answer.status_code}")
+
             with contextlib.closing(sign_in(server.url, admin)) as client:
+                progress("GET / first after the start (nothing kept yet)")
+                times, _, _ = time_page(client, "/", "gzip", 1, warmup=0)
+                figures.metrics.append(Metric(f"GET / first, nothing kept ({cells} cells)", times))
                 progress(f"GET / ({cells} cells, gzip) × {PAGE_WARMUP}+{args.samples}")
                 times, wire, size = time_page(client, "/", "gzip", args.samples)
                 figures.metrics.append(
@@ -386,6 +407,11 @@ def run(args: argparse.Namespace) -> Figures:
                     Metric(f"GET / ({cells} cells, no gzip)", times, RENDER_P95_TARGET_MS)
                 )
                 figures.sizes["GET / bytes on the wire (no gzip)"] = wire
+                progress(f"GET / right after a change of one service × {args.samples}")
+                times, _, _ = time_page(client, "/", "gzip", args.samples, before=change)
+                figures.metrics.append(
+                    Metric(f"GET / after a change ({cells} cells)", times, RENDER_P95_TARGET_MS)
+                )
             with contextlib.closing(sign_in(server.url, one)) as client:
                 progress("GET /fragments/overview for a token scoped to one service")
                 times, wire, _ = time_page(client, "/fragments/overview", "gzip", args.samples)
@@ -393,9 +419,7 @@ def run(args: argparse.Namespace) -> Figures:
                 figures.sizes["fragment bytes (1 service, gzip)"] = wire
             environment = bench_env(names)
             progress(f"{args.updates} deployments of {BENCH_SERVICE} into {environment}")
-            with httpx.Client(
-                base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60
-            ) as api:
+            with contextlib.closing(api):
                 latencies, event_sizes = measure_updates(
                     api, sign_in(server.url, admin), environment, args.updates
                 )
@@ -403,12 +427,43 @@ def run(args: argparse.Namespace) -> Figures:
                 Metric("deployment finished -> its SSE event", latencies, UPDATE_TARGET_MS)
             )
             figures.sizes["SSE cells event bytes (one row + queue)"] = max(event_sizes)
+            progress("the whole overview read and rendered in-process, nothing kept × 5")
+            figures.metrics.append(Metric("full read + render in-process, nothing kept", full(url)))
         finally:
             if server is not None:
                 server.stop()
+        if not args.keep:
+            # the audit signing key the store's first use created beside it
+            Path(url.removeprefix("sqlite:///").removesuffix(".db") + "-audit-key.pem").unlink(
+                missing_ok=True
+            )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return figures
+
+
+def full(url: str, samples: int = 5) -> list[float]:
+    """What a request costs when nothing is kept: every row read and rendered (ms)."""
+    from relgate.auth.model import Principal, Role
+    from relgate.web.pages.overview import overview_row
+    from relgate.web.render import templates
+
+    services = build(Settings(database_url=url))
+    principal = Principal("bench-admin", Role.ADMIN)
+    template = templates.get_template("overview_live.html")
+    times = []
+    try:
+        for _ in range(samples):
+            began = time.perf_counter()
+            # _read_overview: the read the cache saves (each read stamps its rows anew,
+            # so no row is taken from the kept rows either)
+            ov = services.promotion._read_overview(principal, None)
+            html = template.render(ov=ov, columns=ov.environments, now=ov.read_at, me=principal)
+            assert overview_row is not None and len(html) > 1000
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        services.uow.engine.dispose()
+    return times
 
 
 def print_figures(figures: Figures) -> None:

@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -55,8 +55,8 @@ from relgate.store.uow import as_utc
 CANDIDATE_WINDOW = 10
 # more audit events than this since the page's point: the page reloads its matrix
 CHANGES_LIMIT = 500
-# a whole overview kept for a scope is read again at the latest after this long (a
-# freeze gate opens or closes with the minute, an accepted vulnerability expires with the day)
+# the kept rows of services with a freeze gate (it opens and closes with the minute) are
+# read again at the latest after this long
 CACHE_SECONDS = 30.0
 # ids per IN (...) list: SQLite and PostgreSQL both take this many parameters
 _CHUNK = 900
@@ -161,6 +161,8 @@ class Overview:
     services: tuple[ServiceOverview, ...]
     waiting: tuple[WaitingApproval, ...]
     read_at: datetime
+    timed: frozenset[str] = field(default=frozenset(), compare=False)
+    """The services with a freeze gate: what their gates say changes with the minute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,8 +427,10 @@ class OverviewViews(PromotionCore):
 
         The whole overview of a scope is kept with the audit point it was read
         at: while nothing changed it is answered again, after a change only the
-        rows of the services that changed are read again (``overview_changes``),
-        and at the latest after ``CACHE_SECONDS`` all of it.
+        rows of the services that changed are read again (``overview_changes``;
+        all of them when a flag or a pipeline changed), the rows of services with
+        a freeze gate at the latest after ``CACHE_SECONDS``, and all of it again
+        on a new day (UTC).
         """
         principal.require(Action.READ)
         if services is not None:
@@ -435,24 +439,34 @@ class OverviewViews(PromotionCore):
         cache = _overview_cache(self)
         with cache.lock:
             kept = cache.entries.get(key)
-        head = self.change_marker()
-        if kept is not None and time.monotonic() - kept[0] < CACHE_SECONDS:
-            full_at, old = kept
-            if old.head == head:
-                return replace(old, read_at=self._clock.now())
-            changes = self.overview_changes(principal, old.head)
-            if changes.services is not None:
-                fresh = self._read_overview(principal, changes.services)
-                merged = _merge(old, fresh, changes.services, changes.head)
+        now = self._clock.now()
+        if kept is not None and kept.day == now.date():
+            old = kept.overview
+            changed: set[str] | None = set()
+            head = old.head
+            if self.change_marker() != old.head:
+                changes = self.overview_changes(principal, old.head)
+                head = changes.head
+                changed = None if changes.services is None else set(changes.services)
+            timed_at = kept.timed_at
+            if changed is not None and old.timed and time.monotonic() - timed_at >= CACHE_SECONDS:
+                changed |= old.timed
+                timed_at = time.monotonic()
+            if changed is not None:
+                if changed:
+                    fresh = self._read_overview(principal, changed)
+                    merged = _merge(old, fresh, changed, head)
+                else:
+                    merged = replace(old, head=head, read_at=now)
                 with cache.lock:
-                    cache.entries[key] = (full_at, merged)
+                    cache.entries[key] = _Kept(kept.day, timed_at, merged)
                 return merged
         began = time.monotonic()
         whole = self._read_overview(principal, None)
         with cache.lock:
             if len(cache.entries) > 64:
                 cache.entries.clear()
-            cache.entries[key] = (began, whole)
+            cache.entries[key] = _Kept(now.date(), began, whole)
         return whole
 
     def _read_overview(self, principal: Principal, services: Collection[str] | None) -> Overview:
@@ -522,6 +536,11 @@ class OverviewViews(PromotionCore):
             ),
             waiting=tuple(waiting),
             read_at=now,
+            timed=frozenset(
+                env.service
+                for env in envs
+                if (parsed := specs.get(env.service_id)) is not None and env.name in parsed.timed
+            ),
         )
 
     # ------------------------------------------------------------------ reading
@@ -707,10 +726,19 @@ def _candidate_gates(
 _STAMPS = itertools.count(1)
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    day: date
+    """The day (UTC) of the whole read: an accepted vulnerability expires with the day."""
+    timed_at: float
+    """When (monotonic) the services with a freeze gate were read last."""
+    overview: Overview
+
+
 @dataclass
 class _OverviewCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    entries: dict[Any, tuple[float, Overview]] = field(default_factory=dict)
+    entries: dict[Any, _Kept] = field(default_factory=dict)
 
 
 def _overview_cache(owner: object) -> _OverviewCache:
@@ -736,6 +764,7 @@ def _merge(old: Overview, fresh: Overview, changed: Collection[str], head: int) 
         services=tuple(services),
         waiting=tuple(waiting),
         read_at=fresh.read_at,
+        timed=(old.timed - set(changed)) | fresh.timed,
     )
 
 

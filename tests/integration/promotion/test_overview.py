@@ -280,3 +280,35 @@ def test_the_kept_overview_reads_again_only_the_rows_that_changed(services: Serv
     assert after.services == services.promotion.overview(CI, ["payments", "search"]).services
     assert cell(after, "search", "dev").current == "2.0.0"
     assert after.head == services.promotion.change_marker()
+
+
+FROZEN = """\
+service: frozen
+environments:
+  - name: dev
+    deployer: {type: record}
+  - name: production
+    protected: false
+    gates:
+      - type: freeze
+        windows:
+          - {start: "Mon 00:00", end: "Sun 23:00", reason: "the big migration"}
+    deployer: {type: record}
+"""
+
+
+def test_a_freeze_gate_is_evaluated_and_its_service_is_read_again_with_time(
+    services: Services,
+) -> None:
+    services.pipelines.apply(ADMIN, parse_pipeline(FROZEN, "relgate.yaml"))
+    release(services, "frozen", "1.0.0")
+
+    overview = services.promotion.overview(CI)
+
+    assert overview.timed == frozenset({"frozen"})
+    production = cell(overview, "frozen", "production")
+    assert production.candidate is not None
+    assert production.candidate.gates.failed == 1
+    assert "frozen until" in production.candidate.gates.gates[0].reason
+    checked = services.promotion.check_gates(CI, "frozen", "1.0.0", "production")
+    assert list(production.candidate.gates.gates) == checked.gates

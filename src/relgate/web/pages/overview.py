@@ -44,7 +44,7 @@ from relgate.web.session import COOKIE, Viewer, mark_web
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
 log = logging.getLogger("relgate.web")
 
-POLL_SECONDS: Final = 0.5
+POLL_SECONDS: Final = 0.25
 KEEPALIVE_SECONDS: Final = 15.0
 STREAM_MAX_SECONDS: Final = 300.0
 # answers above this size are sent gzip-compressed to a browser that takes it
