@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py
 	$(PYTHON) bench/notify.py
+	$(PYTHON) bench/web_overview.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ from relgate.promotion.approvals import Approvals
 from relgate.promotion.core import GateRefusal, _env_spec, _gate_check
 from relgate.promotion.lifecycle import Deployment, FollowUp, ReleaseRef
 from relgate.promotion.model import DeploymentKind
+from relgate.promotion.overview import OverviewViews
 from relgate.promotion.repository import SqlDeployments, apply_spec
 from relgate.promotion.rollback import Rollbacks
 from relgate.promotion.status import StatusViews
@@ -45,7 +46,7 @@ ROBOT = Principal(name="relgate", role=Role.ADMIN)
 AUTO_PROMOTE_TRIES = 20
 
 
-class PromotionService(Approvals, Rollbacks, StatusViews):
+class PromotionService(Approvals, Rollbacks, StatusViews, OverviewViews):
     """Promotion's use cases; the API and the CLI call these and nothing below."""
 
     # ------------------------------------------------------------------ promote
