@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
+from relgate.delivery.period import utc
 from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
 from relgate.notify import outbox
 from relgate.notify.events import DomainEvent, EventType
@@ -75,8 +76,8 @@ def check_commits(
     committed_at: datetime | None,
 ) -> list[dict[str, str]] | None:
     """Validate a release's commit list; return it as stored (JSON). Raises BadInput."""
-    if committed_at is not None and committed_at.tzinfo is None:
-        raise BadInput("committed_at: give a time with its offset (e.g. 2026-10-01T12:00:00Z)")
+    if committed_at is not None:
+        utc("committed_at", committed_at)
     if commits is None:
         if commit_count is not None:
             raise BadInput("commit_count: only with a commits list")
@@ -92,9 +93,8 @@ def check_commits(
     for index, (sha, when) in enumerate(commits):
         if not _SHA.match(sha):
             raise BadInput(f"commits[{index}].sha {sha[:80]!r}: a lowercase hex commit id")
-        if when.tzinfo is None:
-            raise BadInput(f"commits[{index}].committed_at: give a time with its offset")
-        stored.append({"sha": sha, "committed_at": when.astimezone(UTC).isoformat()})
+        when_utc = utc(f"commits[{index}].committed_at", when)
+        stored.append({"sha": sha, "committed_at": when_utc.isoformat()})
     return stored
 
 
@@ -224,7 +224,7 @@ class ReleaseService:
                     if commit_count is not None
                     else len(stored_commits)
                 ),
-                committed_at=committed_at.astimezone(UTC) if committed_at else None,
+                committed_at=utc("committed_at", committed_at) if committed_at else None,
             )
             uow.session.add(row)
             try:
