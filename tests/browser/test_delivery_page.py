@@ -121,11 +121,14 @@ def test_the_delivery_page_shows_the_measures_and_the_rows_behind_them(
     expect(page).to_have_url(re.compile(r"measure=fail-rate"))
     # the drill-down keeps the period: the same numbers
     expect(page.locator('[data-measure="deployments-per-week"]')).to_contain_text("1.25")
-    failed = page.locator("#rows-fail-rate tbody tr")
+    tables = page.locator("#rows-fail-rate table")
+    failed = tables.first.locator("tbody tr")
     expect(failed).to_have_count(1)
     expect(failed.first).to_contain_text(f"#{history['1.2.0']}")
     expect(failed.first).to_contain_text(f"incident {history['incident']}")
     expect(failed.first).to_contain_text(f"rolled back by deployment {history['rollback']}")
+    # the incident behind it, with its summary
+    expect(tables.nth(1).locator("tbody tr")).to_contain_text(["carts lost"])
     expect(page.locator("#rows-lead-time")).to_have_count(0)
 
     page.get_by_role("link", name="The commits").click()
@@ -171,3 +174,34 @@ def test_a_token_of_another_service_does_not_see_shop(
     page.goto(web.url + "/delivery?service=shop&environment=production")
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("scoped to the services search")
+
+
+def test_an_incident_opened_and_resolved_on_the_page_counts_against_its_deployment(
+    browser_page: Page, web: Web, history: dict[str, int]
+) -> None:
+    oncall = web.token("delivery-oncall", "approver")
+    page = browser_page
+    sign_in(page, web, oncall, "/delivery?service=shop&environment=production")
+    expect(page.locator('[data-measure="change-fail-rate"]')).to_have_text("20.0 %")
+
+    page.get_by_label("Deployment that caused it").select_option(str(history["1.2.1"]))
+    page.get_by_label("What broke").fill("refunds twice")
+    page.get_by_role("button", name="Open incident").click()
+
+    expect(page.locator('[data-measure="change-fail-rate"]')).to_have_text("40.0 %")
+    row = page.locator("#incidents tbody tr", has_text="refunds twice")
+    expect(row).to_contain_text(f"#{history['1.2.1']}")
+    expect(row).to_contain_text("by delivery-oncall")
+    failed = page.locator("#rows-fail-rate table").first.locator(
+        "tbody tr", has_text=f"#{history['1.2.1']}"
+    )
+    expect(failed).to_contain_text("incident")
+
+    row.get_by_role("button").click()
+
+    expect(page.locator("#incidents tbody tr", has_text="refunds twice")).to_have_count(0)
+    # resolved, it still counts: the deployment failed; the incident now has an end
+    expect(page.locator('[data-measure="change-fail-rate"]')).to_have_text("40.0 %")
+    incidents = web.api("GET", "/api/v1/incidents?service=shop")
+    mine = next(i for i in incidents if i["summary"] == "refunds twice")
+    assert mine["opened_by"] == "delivery-oncall" and mine["resolved_by"] == "delivery-oncall"

@@ -174,7 +174,7 @@ def compute(history: History, since: datetime, until: datetime) -> DeliveryRepor
         until=until,
         frequency=_frequency(rows, since, until),
         lead_time=_lead_time(mine, history.releases, since, until),
-        change_fail_rate=_fail_rate(rows),
+        change_fail_rate=_fail_rate(rows, [i for j in judged for i in j.incidents]),
         recovery=_recovery(judged, mine),
         rework=_rework(rows),
     )
@@ -338,13 +338,14 @@ def _lead_time(
 # --------------------------------------------------------------------------- failures
 
 
-def _fail_rate(rows: list[DeploymentRow]) -> FailRate:
+def _fail_rate(rows: list[DeploymentRow], incidents: list[IncidentRecord]) -> FailRate:
     failed = [r for r in rows if r.failed]
     return FailRate(
         deployments=len(rows),
         failed=len(failed),
         rate=len(failed) / len(rows) if rows else None,
         rows=failed,
+        incidents=sorted(incidents, key=lambda i: i.id),
     )
 
 

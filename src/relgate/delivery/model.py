@@ -168,6 +168,8 @@ class FailRate:
     failed: int
     rate: float | None
     rows: list[DeploymentRow]
+    incidents: list[IncidentRecord] = field(default_factory=list)
+    """The incidents linked to the period's deployments."""
 
 
 @dataclass(frozen=True)

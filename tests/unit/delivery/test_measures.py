@@ -268,6 +268,7 @@ def test_change_fail_rate_counts_failed_rolled_back_and_incident_linked_deployme
         4: ["incident 1"],
         5: ["rolled back by deployment 6"],
     }
+    assert [i.id for i in cfr.incidents] == [1]
 
 
 def test_rework_rate_counts_rollbacks_and_hotfix_promotions() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
 
 from relgate import limits
 from relgate.api.deps import ServicesDep
@@ -19,7 +19,7 @@ from relgate.delivery.model import DeliveryReport
 from relgate.delivery.period import DEFAULT_DAYS, period
 from relgate.web import charts
 from relgate.web.render import env, page
-from relgate.web.session import Viewer, mark_web
+from relgate.web.session import Changing, Viewer, mark_web, safe_next
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
 
@@ -94,8 +94,12 @@ def delivery(
     since = since or f"{now - timedelta(days=DEFAULT_DAYS - 1):%Y-%m-%d}"
     start, end = period(since, until, now)
     report = None
+    open_incidents = []
     if chosen is not None and environment is not None:
         report = services.delivery.report(me, chosen, environment, start, end)
+        open_incidents = services.delivery.incidents(
+            me, service=chosen, environment=environment, open_only=True
+        )
     context = {
         "choices": choices,
         "service": chosen,
@@ -108,5 +112,37 @@ def delivery(
         "report": report,
         "frequency_chart": _frequency_chart(report) if report else None,
         "lead_chart": _lead_chart(report) if report else None,
+        "open_incidents": open_incidents,
+        "here": _here(request),
     }
     return page(request, "delivery.html", context, session=session)
+
+
+def _here(request: Request) -> str:
+    """This page's path and query, to come back to after a form."""
+    path = request.url.path
+    return path + ("?" + request.url.query if request.url.query else "")
+
+
+@router.post("/delivery/incidents")
+def open_incident(
+    services: ServicesDep,
+    session: Changing,
+    deployment: Annotated[int, Form()],
+    summary: Annotated[str, Form(max_length=limits.INCIDENT_SUMMARY)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/delivery",
+) -> Response:
+    """Open an incident against a deployment (the service checks role and scope)."""
+    services.delivery.open_incident(session.principal, deployment, summary=summary)
+    return RedirectResponse(safe_next(back), status_code=303)
+
+
+@router.post("/delivery/incidents/{incident_id}/resolve")
+def resolve_incident(
+    incident_id: int,
+    services: ServicesDep,
+    session: Changing,
+    back: Annotated[str, Form(max_length=2000)] = "/delivery",
+) -> Response:
+    services.delivery.resolve_incident(session.principal, incident_id)
+    return RedirectResponse(safe_next(back), status_code=303)
