@@ -205,3 +205,16 @@ def test_an_incident_opened_and_resolved_on_the_page_counts_against_its_deployme
     incidents = web.api("GET", "/api/v1/incidents?service=shop")
     mine = next(i for i in incidents if i["summary"] == "refunds twice")
     assert mine["opened_by"] == "delivery-oncall" and mine["resolved_by"] == "delivery-oncall"
+
+
+def test_the_delivery_page_fits_a_narrow_screen(
+    browser_page: Page, web: Web, history: dict[str, int]
+) -> None:
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, web, web.admin, "/delivery?service=shop&environment=production")
+
+    expect(page.locator('[data-measure="rework-rate"]')).to_have_text("40.0 %")
+    # wide tables scroll inside their own box; the page itself does not scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    expect(page.locator("svg[aria-labelledby=chart-lead-title]")).to_be_visible()
