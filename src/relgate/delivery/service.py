@@ -105,18 +105,16 @@ class DeliveryService:
             session = uow.session
             svc = queries.service_by_name(session, service)
             queries.environment(session, svc, environment)
-            history = self._history(session, svc, environment, until)
+            history = self._history(session, svc, environment)
         return measures.compute(history, since, until)
 
     @staticmethod
-    def _history(session: Session, svc: ServiceRow, environment: str, until: datetime) -> History:
+    def _history(session: Session, svc: ServiceRow, environment: str) -> History:
+        """The whole history here: what shipped before the period decides what a deployment
+        shipped first, and a failure of the period may recover after it."""
         rows = session.scalars(
             select(DeploymentRow)
-            .where(
-                DeploymentRow.service_id == svc.id,
-                DeploymentRow.environment == environment,
-                DeploymentRow.created_at < until,
-            )
+            .where(DeploymentRow.service_id == svc.id, DeploymentRow.environment == environment)
             .order_by(DeploymentRow.id)
         ).all()
         versions = dict(

@@ -330,3 +330,21 @@ def test_an_incident_counts_only_against_the_deployment_it_is_linked_to() -> Non
     # the next healthy state after the failure (opened on the 5th) is not yet there
     (row,) = report.recovery.rows
     assert row.recovered_at is None
+
+
+def test_a_failure_of_the_period_that_recovered_after_it_has_its_recovery_time() -> None:
+    report = compute(
+        history(
+            [
+                dep(1, 1, "1.0.0", at(27, 0)),
+                dep(2, 2, "1.1.0", at(28, 23), state="failed"),
+                dep(3, 1, "1.0.0", at(29, 1), kind="rollback", replaces=2),  # after the period
+            ]
+        ),
+        SINCE,
+        UNTIL,
+    )
+
+    (row,) = report.recovery.rows
+    assert row.recovered_by == 3 and row.seconds == 2 * HOUR
+    assert report.frequency.deployments == 2  # the rollback is not a deployment of the period
