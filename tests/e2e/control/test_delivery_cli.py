@@ -109,3 +109,31 @@ def test_release_commits_incidents_and_the_delivery_measures_from_the_cli(
     assert missing.returncode == 2 and "--service" in missing.stderr
     bad = run_cli("metrics", "--service", service, "--since", "yesterday", url=url, token=admin)
     assert bad.returncode == 2 and "since" in bad.stderr
+
+
+def test_version_auto_sends_the_commits_since_the_tag_it_computed_from(
+    relgate_server: RelgateServer, tmp_path: Path
+) -> None:
+    service = f"ledger-auto-{relgate_server[0].rsplit(':', 1)[1]}"
+    api(
+        relgate_server,
+        "POST",
+        "/api/v1/pipelines",
+        json={"source": PIPELINE.format(service=service)},
+    )
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.commit("feat: start")
+    repo.tag("v1.0.0")
+    repo.tag("v1.0.1-rc.1")  # a prerelease tag: not where a final's range starts
+    fixes = repo.commits(["fix: one", "fix: two"])
+
+    out = _ok(
+        "release", "create", service, "--version", "auto", "--json",
+        "--artifact", "registry.example.com/ledger@sha256:" + "3" * 64, "--repo", str(repo.path),
+        server=relgate_server,
+    )  # fmt: skip
+
+    created = json.loads(out)
+    assert created["version"] == "1.0.1" and created["commit_count"] == 2
+    release = api(relgate_server, "GET", f"/api/v1/releases/{service}/1.0.1")
+    assert release["commit_count"] == 2 and fixes[-1] == release["commit"]
