@@ -17,6 +17,7 @@ from relgate.auth.service import TokenService
 from relgate.auth.sessions import SessionService
 from relgate.clock import Clock, SystemClock
 from relgate.config import AuditSinkSetting, Settings, SinkKind, server_environment
+from relgate.delivery.service import DeliveryService
 from relgate.deploy.factory import DeployerRegistry, default_registry
 from relgate.deploy.oci import (
     RegistryArtifactResolver,
@@ -63,6 +64,7 @@ class Services:
     notify: NotifyService
     notify_worker: NotifyWorker
     metrics: CollectorRegistry
+    delivery: DeliveryService
 
 
 def check_schema(settings: Settings) -> None:
@@ -183,6 +185,7 @@ def build(
         notify=NotifyService(uow, clock, wake=notify_worker.wake),
         notify_worker=notify_worker,
         metrics=metrics.registry(uow),
+        delivery=DeliveryService(uow, clock),
     )
 
 

@@ -27,6 +27,9 @@ EMAIL: Final = 320
 IDENTITY_NAME: Final = 200
 # Co-authored-by trailers kept on one release
 CO_AUTHORS: Final = 50
+# the commits one release may carry for the change lead time (newest first; the CLI cuts)
+RELEASE_COMMITS: Final = 5000
+INCIDENT_SUMMARY: Final = 2000
 CHANGELOG: Final = 100_000
 TOKEN_NAME: Final = 200
 ROLE: Final = 20

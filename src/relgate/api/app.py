@@ -47,6 +47,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
         admin,
         audit,
         control,
+        delivery,
         flags,
         metrics,
         notify,
@@ -68,6 +69,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(ofrep.router)
     app.include_router(notify.router)
     app.include_router(metrics.router)
+    app.include_router(delivery.router)
     from relgate.web import app as web
 
     web.install(app)

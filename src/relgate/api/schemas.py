@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +85,23 @@ class ReleaseCreate(_Body):
         max_length=limits.CO_AUTHORS,
         description="'Name <email>' of the commit's Co-authored-by trailers.",
     )
+    commits: list[CommitIn] | None = Field(
+        default=None,
+        max_length=limits.RELEASE_COMMITS,
+        description="The commits since the previous release tag, newest first (the change "
+        "lead time is measured from their times); `relgate release create` sends them.",
+    )
+    commit_count: int | None = Field(
+        default=None, ge=0, le=limits.MAX_ID, description="How many the range held, if cut."
+    )
+    committed_at: datetime | None = Field(
+        default=None, description="When the release's own commit was made."
+    )
+
+
+class CommitIn(_Body):
+    sha: str = Field(max_length=limits.COMMIT)
+    committed_at: datetime = Field(description="The committer time, with its offset.")
 
 
 class DeploymentCreate(_Body):
@@ -91,6 +109,11 @@ class DeploymentCreate(_Body):
     version: str = Field(max_length=limits.VERSION)
     environment: str = Field(max_length=limits.ENVIRONMENT)
     reason: str = Field(default="", max_length=limits.REASON)
+    hotfix: bool = Field(
+        default=False,
+        description="A promotion that fixes what broke production: the same gates, "
+        "recorded as kind `hotfix` and counted as rework by the delivery measures.",
+    )
 
 
 class Decision(_Body):

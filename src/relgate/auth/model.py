@@ -35,6 +35,7 @@ class Action(StrEnum):
     WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
     MANAGE_DEPLOYERS = "manage registered deployers"
     MANAGE_NOTIFICATIONS = "manage notification subscribers"
+    MANAGE_INCIDENTS = "open and resolve incidents"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -53,6 +54,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
     Action.MANAGE_DEPLOYERS: frozenset({Role.ADMIN}),
     Action.MANAGE_NOTIFICATIONS: frozenset({Role.ADMIN}),
+    # CI (an alert hook) and the people on call (approvers) say what broke production
+    Action.MANAGE_INCIDENTS: frozenset({Role.ADMIN, Role.CI, Role.APPROVER}),
 }
 
 

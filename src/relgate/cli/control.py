@@ -341,8 +341,12 @@ def release_create(
     changelog: str | None = None
     if changelog_file is not None:
         changelog = _read_text(changelog_file)
-    if version == "auto":
-        version, head, rendered = _auto_version(repo)
+    base: str | None = None
+    auto = version == "auto"
+    if auto:
+        version, head, rendered, base = _auto_version(repo)
+        auto = commit is None or commit == head
+        base = base if auto else None
         commit = commit or head
         changelog = changelog if changelog is not None else rendered
     co_authors: list[str] = []
@@ -361,6 +365,8 @@ def release_create(
         "author_email": author_email,
         "co_authors": co_authors,
     }
+    # with --version auto the range starts at the tag the version was computed from
+    body.update(_commit_times(repo, commit, base, find_base=not auto))
     with _client(url, token) as client:
         release = client.post("/api/v1/releases", json=body)
     if json_output:
@@ -389,6 +395,47 @@ def _git_authorship(repo: Path, commit: str) -> tuple[Person, list[str]] | None:
     return Person(name=name.strip(), email=email.strip()), [str(p) for p in co_authors_in(message)]
 
 
+def _commit_times(
+    repo: Path, commit: str | None, base: str | None, *, find_base: bool
+) -> dict[str, Any]:
+    """The commits since the previous release tag with their times, for the lead time.
+
+    Empty when ``repo`` is no git repository or lacks the commit: the server then
+    measures the release's lead time from fewer data, and says so.
+    """
+    from relgate import limits
+    from relgate.errors import RelgateError
+    from relgate.manifest.model import load_manifest
+    from relgate.versioning.commit_times import release_commits
+    from relgate.versioning.gitlog import TagFormat
+
+    if not commit:
+        return {}
+    try:
+        manifest = load_manifest(repo / "relgate.yaml")
+        match = TagFormat(manifest.versioning.tag_format, manifest.service).ref_glob()
+        path = manifest.versioning.path
+    except RelgateError:
+        match, path = None, None
+    match = match.removeprefix("refs/tags/") if match and match != "refs/tags/" else None
+    found = release_commits(
+        repo,
+        commit,
+        base=base,
+        find_base=find_base,
+        match=match,
+        path=path,
+        limit=limits.RELEASE_COMMITS,
+    )
+    if found is None:
+        return {}
+    return {
+        "committed_at": found.committed_at.isoformat(),
+        "commits": [{"sha": sha, "committed_at": at.isoformat()} for sha, at in found.commits],
+        "commit_count": found.count,
+    }
+
+
 def _read_text(path: Path) -> str:
     from relgate.errors import BadInput
 
@@ -400,8 +447,11 @@ def _read_text(path: Path) -> str:
         raise BadInput(f"{path}: cannot read: {exc}") from None
 
 
-def _auto_version(repo: Path) -> tuple[str, str | None, str]:
-    """Return (next version, HEAD, changelog) planned from ``repo``; raise BadInput if none."""
+def _auto_version(repo: Path) -> tuple[str, str | None, str, str | None]:
+    """Return (next version, HEAD, changelog, last release tag) planned from ``repo``.
+
+    Raises BadInput when nothing asks for a release.
+    """
     from relgate.errors import BadInput
     from relgate.manifest.model import load_manifest
     from relgate.versioning.service import plan_version, render_changelog
@@ -413,7 +463,7 @@ def _auto_version(repo: Path) -> tuple[str, str | None, str]:
             f"nothing to release in {plan.root}: no commit {since} asks for a new version "
             "(fix:, feat: or a breaking change); give --version explicitly to release anyway"
         )
-    return str(plan.next), plan.head, render_changelog(plan)
+    return str(plan.next), plan.head, render_changelog(plan), plan.current_tag
 
 
 @release_app.command("list")
@@ -631,6 +681,14 @@ def promote(
         bool, typer.Option("--wait", help="Wait for the deployment to end; exit 0 only on success.")
     ] = False,
     timeout: TimeoutOption = 1800,
+    hotfix: Annotated[
+        bool,
+        typer.Option(
+            "--hotfix",
+            help="A fix of what broke production: the same gates, counted as rework by "
+            "`relgate metrics delivery`.",
+        ),
+    ] = False,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -644,7 +702,14 @@ def promote(
     from relgate.cli.output import escape, print_json
 
     service, version = _release(release)
-    body = {"service": service, "version": version, "environment": to, "reason": reason}
+    body: dict[str, Any] = {
+        "service": service,
+        "version": version,
+        "environment": to,
+        "reason": reason,
+    }
+    if hotfix:
+        body["hotfix"] = True
     with _client(url, token) as client:
         try:
             deployment = client.post("/api/v1/deployments", json=body)

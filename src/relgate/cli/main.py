@@ -54,6 +54,8 @@ _COMMAND_MODULES = {
     "pipeline": "pipelines",
     "deployers": "pipelines",
     "notify": "notify",
+    "metrics": "delivery",
+    "incident": "delivery",
 }
 _ALL_MODULES = (
     "versioning",
@@ -65,6 +67,7 @@ _ALL_MODULES = (
     "audit",
     "pipelines",
     "notify",
+    "delivery",
 )
 
 

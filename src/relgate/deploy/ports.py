@@ -31,7 +31,7 @@ class DeployRequest:
     previous_artifact: str | None
     """What runs in the environment now; None on the first deployment."""
     reason: str
-    """``promote``, ``rollback``, ``auto-promote`` or ``auto-rollback``."""
+    """``promote``, ``hotfix``, ``rollback``, ``auto-promote`` or ``auto-rollback``."""
     fence: str = ""
     """Fencing token: ``<deployment id>.<attempt>``. A deployer that writes somewhere
     that can check it (a git branch, a Kubernetes object) records it and refuses to

@@ -31,7 +31,9 @@ from relgate.promotion.model import (
 )
 
 ROLLBACK_KINDS = frozenset({DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK})
-PROMOTE_KINDS = frozenset({DeploymentKind.PROMOTE, DeploymentKind.AUTO_PROMOTE})
+PROMOTE_KINDS = frozenset(
+    {DeploymentKind.PROMOTE, DeploymentKind.AUTO_PROMOTE, DeploymentKind.HOTFIX}
+)
 ACTIVE_STATES = frozenset(
     {
         DeploymentState.REQUESTED,

@@ -22,6 +22,8 @@ class DeploymentState(StrEnum):
 class DeploymentKind(StrEnum):
     PROMOTE = "promote"
     AUTO_PROMOTE = "auto-promote"
+    # a promotion that fixes what broke production: counted as rework (relgate.delivery)
+    HOTFIX = "hotfix"
     ROLLBACK = "rollback"
     AUTO_ROLLBACK = "auto-rollback"
 

@@ -55,6 +55,10 @@ class Release:
     author_email: str | None = None
     # "Name <email>" of the commit's Co-authored-by trailers
     co_authors: tuple[str, ...] = ()
+    # when the release's commit was made, and how many commits it brought since the
+    # previous release tag (None: not sent); relgate.delivery measures lead time from them
+    committed_at: datetime | None = None
+    commit_count: int | None = None
 
     def authors(self) -> list[str]:
         """Every name and email of the release's authors: who may not approve it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
+from relgate.delivery.period import utc
 from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
 from relgate.notify import outbox
 from relgate.notify.events import DomainEvent, EventType
@@ -60,7 +62,40 @@ def to_release(row: ReleaseRow, service: str) -> Release:
             str(Person(name=p.get("name", ""), email=p.get("email", "")))
             for p in row.co_authors or []
         ),
+        committed_at=as_utc(row.committed_at) if row.committed_at else None,
+        commit_count=row.commit_count,
     )
+
+
+_SHA = re.compile(r"^[0-9a-f]{4,64}$")
+
+
+def check_commits(
+    commits: Sequence[tuple[str, datetime]] | None,
+    commit_count: int | None,
+    committed_at: datetime | None,
+) -> list[dict[str, str]] | None:
+    """Validate a release's commit list; return it as stored (JSON). Raises BadInput."""
+    if committed_at is not None:
+        utc("committed_at", committed_at)
+    if commits is None:
+        if commit_count is not None:
+            raise BadInput("commit_count: only with a commits list")
+        return None
+    if len(commits) > limits.RELEASE_COMMITS:
+        raise BadInput(
+            f"commits: at most {limits.RELEASE_COMMITS} (the newest), got {len(commits)}; "
+            "give the range's size in commit_count"
+        )
+    if commit_count is not None and commit_count < len(commits):
+        raise BadInput(f"commit_count {commit_count} is less than the {len(commits)} commits sent")
+    stored = []
+    for index, (sha, when) in enumerate(commits):
+        if not _SHA.match(sha):
+            raise BadInput(f"commits[{index}].sha {sha[:80]!r}: a lowercase hex commit id")
+        when_utc = utc(f"commits[{index}].committed_at", when)
+        stored.append({"sha": sha, "committed_at": when_utc.isoformat()})
+    return stored
 
 
 def _created_event(row: ReleaseRow, service: str, actor: str, now: datetime) -> DomainEvent:
@@ -112,6 +147,9 @@ class ReleaseService:
         author: str | None = None,
         author_email: str | None = None,
         co_authors: Sequence[str] = (),
+        commits: Sequence[tuple[str, datetime]] | None = None,
+        commit_count: int | None = None,
+        committed_at: datetime | None = None,
     ) -> tuple[Release, bool]:
         """Register ``service@version`` bound to a digest-pinned artifact.
 
@@ -126,8 +164,14 @@ class ReleaseService:
         author, ExternalError when a configured registry cannot be asked,
         Conflict when the version is bound to another digest, NotFound for an
         unknown service, Forbidden outside the token's scope.
+
+        ``commits`` (sha, commit time) are the commits since the previous release
+        tag, newest first, at most ``limits.RELEASE_COMMITS`` of ``commit_count``;
+        ``committed_at`` is the release commit's time. The change lead time of the
+        delivery measures is computed from them.
         """
         principal.require(Action.CREATE_RELEASE, service=service)
+        stored_commits = check_commits(commits, commit_count, committed_at)
         for name, value, limit in (
             ("service", service, limits.SERVICE),
             ("version", version, limits.VERSION),
@@ -172,6 +216,15 @@ class ReleaseService:
                 ),
                 created_by=principal.name,
                 created_at=now,
+                commits=stored_commits,
+                commit_count=(
+                    None
+                    if stored_commits is None
+                    else commit_count
+                    if commit_count is not None
+                    else len(stored_commits)
+                ),
+                committed_at=utc("committed_at", committed_at) if committed_at else None,
             )
             uow.session.add(row)
             try:
@@ -195,6 +248,7 @@ class ReleaseService:
                     "author": str(main),
                     "co_authors": [str(p) for p in others],
                     "author_identities": row.author_identities,
+                    "commit_count": row.commit_count,
                 },
             )
             outbox.append(uow.session, [_created_event(row, service, principal.name, now)])

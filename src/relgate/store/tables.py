@@ -188,6 +188,12 @@ class ReleaseRow(Base):
     author_identities: Mapped[list[Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # the commits since the previous release tag, [{"sha": ..., "committed_at": ISO}]
+    # (None: not sent), how many the range held, and the release commit's own time
+    # (migration 0011): the change lead time is measured from them
+    commits: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    commit_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    committed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class EvidenceRow(Base):
@@ -255,6 +261,26 @@ class DeploymentRow(Base):
     finished_at: Mapped[datetime | None]
     # set when the deployment verified healthy: what makes a release known-good here
     verified_at: Mapped[datetime | None]
+
+
+class IncidentRow(Base):
+    """A production failure linked to the deployment that caused it (migration 0011)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_deployment", "deployment_id"),
+        Index("ix_incidents_service_env", "service", "environment", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    # the deployment's service and environment, kept here for scope checks and listing
+    service: Mapped[str] = mapped_column(String(100))
+    environment: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    opened_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
 
 
 class JobRow(Base):

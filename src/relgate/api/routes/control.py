@@ -84,6 +84,9 @@ def create_release(
         author=body.author,
         author_email=body.author_email,
         co_authors=body.co_authors,
+        commits=None if body.commits is None else [(c.sha, c.committed_at) for c in body.commits],
+        commit_count=body.commit_count,
+        committed_at=body.committed_at,
     )
     if not created:
         response.status_code = 200
@@ -156,8 +159,15 @@ def check_gates(
 @router.post("/deployments", status_code=201, tags=["deployments"])
 def promote(body: DeploymentCreate, services: ServicesDep, me: PrincipalDep) -> DeploymentView:
     """Promote a release: 201 requested or waiting for approval; 409 when a gate fails."""
+    from relgate.promotion.model import DeploymentKind
+
     return services.promotion.promote(
-        me, body.service, body.version, body.environment, reason=body.reason
+        me,
+        body.service,
+        body.version,
+        body.environment,
+        reason=body.reason,
+        kind=DeploymentKind.HOTFIX if body.hotfix else DeploymentKind.PROMOTE,
     )
 
 
