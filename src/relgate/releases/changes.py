@@ -253,6 +253,7 @@ def what_changes(
     releases: Sequence[ReleaseText],
     *,
     limit: int = MAX_RELEASES,
+    skipped: int = 0,
 ) -> WhatChanges:
     """What deploying ``candidate`` where ``running`` runs changes, from the stored releases.
 
@@ -263,7 +264,8 @@ def what_changes(
     Entries are grouped by section, breaking changes first, then features, bug
     fixes and the other sections; an entry repeated by a later release (a final
     release after its prereleases) is listed once, under the oldest. The newest
-    ``limit`` releases of a range are read; the others are counted in ``more``.
+    ``limit`` releases of a range are read; the others (and ``skipped``, older
+    releases of the range the caller did not load) are counted in ``more``.
     """
     target = Version.parse(candidate.version)
     if running is None:
@@ -290,8 +292,9 @@ def what_changes(
             if low < version <= high:
                 by_version.setdefault(version.precedence_key(), (version, release))
         in_range = [r for _, r in sorted(by_version.values(), key=lambda pair: pair[0])]
-    more = max(0, len(in_range) - limit)
-    in_range = in_range[more:]
+    cut = max(0, len(in_range) - limit)
+    in_range = in_range[cut:]
+    more = cut + skipped
     # what the running release already carried is not a change (an upgrade only)
     known: set[tuple[str, str, str | None, str | None]] = set()
     if direction is Direction.UPGRADE and running is not None:
