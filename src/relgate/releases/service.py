@@ -45,6 +45,24 @@ class Evidence:
     created_by: str
     created_at: datetime
 
+    @property
+    def media_type(self) -> str:
+        """The media type its report is served as (JSON, XML, else bytes; never HTML)."""
+        return REPORT_MEDIA_TYPES.get(self.format, "application/octet-stream")
+
+
+# report format -> how a download of it is typed
+REPORT_MEDIA_TYPES = {
+    "coverage.py-json": "application/json",
+    "custom-json": "application/json",
+    "metrics-json": "application/json",
+    "trivy": "application/json",
+    "grype": "application/json",
+    "sarif": "application/sarif+json",
+    "cobertura": "application/xml",
+    "junit": "application/xml",
+}
+
 
 def to_release(row: ReleaseRow, service: str) -> Release:
     return Release(
