@@ -112,28 +112,26 @@ class WhatChanges:
     unparsed: tuple[ReleaseNote, ...] = ()
     # releases of the range not listed (more than MAX_RELEASES)
     more: int = 0
+    # one sentence saying which way the environment moves
+    summary: str = ""
 
     @property
     def breaking(self) -> bool:
         return any(s.breaking and s.items for s in self.sections)
 
-    @property
-    def summary(self) -> str:
-        """One sentence saying which way the environment moves."""
-        count = len(self.releases) + self.more
-        plural = "release" if count == 1 else "releases"
-        if self.direction is Direction.FIRST:
-            return (
-                f"First deployment: nothing runs here yet; {self.candidate} brings its own changes."
-            )
-        if self.direction is Direction.SAME:
-            return f"{self.candidate} already runs here: a redeploy changes nothing."
-        if self.direction is Direction.ROLLBACK:
-            return (
-                f"{self.candidate} is older than the running {self.running}: this goes back "
-                f"and takes out the changes of {count} {plural}."
-            )
-        return f"From {self.running} to {self.candidate}: {count} {plural}."
+
+def _summary(direction: Direction, candidate: str, running: str | None, count: int) -> str:
+    plural = "release" if count == 1 else "releases"
+    if direction is Direction.FIRST:
+        return f"First deployment: nothing runs here yet; {candidate} brings its own changes."
+    if direction is Direction.SAME:
+        return f"{candidate} already runs here: a redeploy changes nothing."
+    if direction is Direction.ROLLBACK:
+        return (
+            f"{candidate} is older than the running {running}: this goes back "
+            f"and takes out the changes of {count} {plural}."
+        )
+    return f"From {running} to {candidate}: {count} {plural}."
 
 
 def _item(text: str, version: str) -> ChangeItem:
@@ -338,4 +336,10 @@ def what_changes(
         sections=sections,
         unparsed=tuple(n for n in notes if not n.parsed and not n.missing),
         more=more,
+        summary=_summary(
+            direction,
+            candidate.version,
+            running.version if running else None,
+            len(notes) + more,
+        ),
     )
