@@ -188,6 +188,19 @@ def test_the_author_sees_why_they_cannot_approve_and_no_button(
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(page.get_by_role("button", name="Reject")).to_have_count(0)
 
+    # the rule is the server's, not the page's: a hand-made decision is refused too
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = page.request.post(
+        web.url + "/releases/shop-author/1.1.0/decision",
+        form={"csrf_token": csrf or "", "environment": "production", "decision": "approve"},
+        headers={"Accept": "text/html"},
+    )
+    assert forged.status == 403
+    assert "is the author of" in forged.text()
+    assert web.api("GET", "/api/v1/deployments/" + waiting_id(web, "shop-author"))["state"] == (
+        "waiting_for_approval"
+    )
+
 
 def test_a_ci_token_sees_no_approve_button_but_what_it_needs(browser_page: Page, web: Web) -> None:
     service_with_releases(web, "shop-ci")
@@ -300,6 +313,28 @@ def test_hostile_names_get_a_page_not_a_trace(web: Web) -> None:
         assert 400 <= answer.status_code < 500, (path, answer.status_code)
         assert answer.headers["content-type"].startswith("text/html"), path
         assert "Traceback" not in answer.text
+
+
+def waiting_id(web: Web, service: str) -> str:
+    history = web.api("GET", f"/api/v1/services/{service}/history?environment=production")
+    return str(history[0]["id"])
+
+
+def test_the_pages_fit_a_narrow_screen(browser_page: Page, web: Web) -> None:
+    service_with_releases(web, "shop-narrow")
+    deployed(web, "shop-narrow", "1.0.0", "dev")
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, web, web.admin, "/releases/shop-narrow/2.0.0/promote?environment=dev")
+
+    for path in (
+        "/releases/shop-narrow/2.0.0/promote?environment=dev",
+        "/releases/shop-narrow/2.0.0",
+    ):
+        page.goto(web.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        # nothing wider than the screen: long digests wrap, tables scroll in their box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
 
 
 def _coverage(web: Web, service: str, version: str, percent: float) -> None:
