@@ -133,7 +133,7 @@ def test_a_failing_gate_refuses_the_promotion_on_the_page(browser_page: Page, we
     page = browser_page
     sign_in(page, web, web.admin, "/releases/shop-gated/1.1.0/promote?environment=staging")
 
-    expect(page.locator("table.gates").first).to_contain_text("coverage")
+    expect(page.locator("section.gate-check table.gates")).to_contain_text("coverage")
     page.get_by_label("Reason").fill("ship search")
     page.get_by_role("button", name="Promote 1.1.0 to staging").click()
 
@@ -141,6 +141,9 @@ def test_a_failing_gate_refuses_the_promotion_on_the_page(browser_page: Page, we
     expect(refusal).to_contain_text("cannot enter staging")
     expect(page.locator(".refusal table.gates")).to_contain_text("coverage")
     expect(page.get_by_label("Reason")).to_have_value("ship search")
+    gate_check = page.locator("section.gate-check")
+    expect(gate_check.locator("h2 .badge")).to_have_text("fail")
+    expect(gate_check.locator("table.gates")).to_contain_text("no coverage report")
     answer = httpx.get(web.url + "/api/v1/services/shop-gated/history", headers=_bearer(web.admin))
     assert answer.json() == []
 

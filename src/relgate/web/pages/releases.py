@@ -215,7 +215,7 @@ def _promote_context(
         "environments": [s.environment for s in statuses],
         "status": status,
         "changes": changes,
-        "gates": gates,
+        "check": gates,
         "deployment": _latest(services, me, service, version, environment),
         "final": [s.value for s in FINAL_STATES],
         # None when the viewer may promote here, else the reason (role or scope)
