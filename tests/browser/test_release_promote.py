@@ -175,6 +175,22 @@ def test_an_approver_approves_and_the_waiting_deployment_starts(
     assert final["state"] == "succeeded"
 
 
+def test_an_approver_rejects_with_a_comment(browser_page: Page, web: Web) -> None:
+    service_with_releases(web, "shop-reject")
+    waiting = deployed(web, "shop-reject", "2.0.0", "production")
+    carol = web.token("carol-approver", "approver")
+    page = browser_page
+
+    sign_in(page, web, carol, "/releases/shop-reject/2.0.0/promote?environment=production")
+    page.get_by_label("Comment").fill("not during the sale")
+    page.get_by_role("button", name="Reject").click()
+
+    state = page.locator("#release-deployment [data-state]")
+    expect(state).to_have_text("rejected")
+    expect(page.locator("#release-deployment")).to_contain_text("not during the sale")
+    assert web.api("GET", f"/api/v1/deployments/{waiting['id']}")["state"] == "rejected"
+
+
 def test_the_author_sees_why_they_cannot_approve_and_no_button(
     browser_page: Page, web: Web
 ) -> None:
