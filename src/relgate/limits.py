@@ -47,6 +47,9 @@ PROPERTY_NAME: Final = 200
 FILE_NAME: Final = 500
 # who wrote a pipeline change: `Name <email>`
 PIPELINE_AUTHOR: Final = AUTHOR + EMAIL + 3
+# a deployment's stored log (what its deploy and verify commands printed): the newest
+# part is kept when more comes
+DEPLOYMENT_LOG: Final = 1_000_000
 # a registered deployer's command line (or each argument of a list) and its variables
 COMMAND: Final = 10_000
 DEPLOYER_VARIABLES: Final = 200

@@ -814,7 +814,9 @@ def reject(
 def rollback(
     service: Annotated[str, typer.Argument(metavar="SERVICE", help="The service.")],
     env: Annotated[str, typer.Argument(metavar="ENV", help="The environment to roll back.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why; required, kept in the history.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why; required (but by --dry-run), kept in the history.")
+    ] = "",
     to: Annotated[
         str | None,
         typer.Option(
@@ -824,6 +826,12 @@ def rollback(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the redeploy to end; exit 0 only on success.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Only say which version it would deploy now; change nothing."
+        ),
+    ] = False,
     timeout: TimeoutOption = 1800,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -832,9 +840,15 @@ def rollback(
     """Redeploy a known-good release at once, without gates, and pin the environment to it.
 
     Promotion into the environment stays refused until `relgate unpin SERVICE ENV`.
+    With --dry-run, say which release it would redeploy (exit 1 when it could not now).
     """
     from relgate.cli.output import escape, print_json
 
+    if dry_run:
+        if to is not None:
+            raise typer.BadParameter("--dry-run tells the version relgate chooses; omit --to")
+        _rollback_dry_run(service, env, url, token, json_output)
+        return
     body = {"service": service, "environment": env, "reason": reason, "to_version": to}
     with _client(url, token) as client:
         deployment = client.post("/api/v1/rollbacks", json=body)
@@ -852,6 +866,28 @@ def rollback(
         return
     _out(_deployment_line(deployment))
     _out(escape(f"{env} of {service} is pinned to {deployment['version']}"))
+
+
+def _rollback_dry_run(
+    service: str, env: str, url: str | None, token: str | None, json_output: bool
+) -> None:
+    from relgate.cli.output import escape, print_json
+
+    path = f"/api/v1/services/{_seg(service)}/environments/{_seg(env)}/rollback-target"
+    with _client(url, token) as client:
+        target = client.get(path)
+    possible = target["version"] is not None and not target["blocked"]
+    if json_output:
+        print_json(target)
+    elif target["version"] is None:
+        _out(escape(f"no rollback: {target['reason']}"))
+    else:
+        anchor = " (its stable anchor)" if target["stable"] else ""
+        _out(escape(f"a rollback of {env} of {service} would deploy {target['version']}{anchor}"))
+        if target["blocked"]:
+            _out(escape(f"but not now: {target['blocked']}"))
+    if not possible:
+        raise typer.Exit(1)
 
 
 @app.command("unpin")

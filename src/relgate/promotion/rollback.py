@@ -14,13 +14,53 @@ from relgate.promotion import transitions
 from relgate.promotion.core import PromotionCore
 from relgate.promotion.model import DeploymentKind, DeploymentState
 from relgate.promotion.repository import SqlDeployments
-from relgate.promotion.views import DeploymentView
+from relgate.promotion.views import DeploymentView, RollbackTarget
 from relgate.store import queries
 from relgate.store.tables import DeploymentRow, EnvironmentRow, ReleaseRow, ServiceRow
 
 
 class Rollbacks(PromotionCore):
-    """rollback() and unpin() of PromotionService."""
+    """rollback(), rollback_target() and unpin() of PromotionService."""
+
+    def rollback_target(
+        self, principal: Principal, service: str, environment: str
+    ) -> RollbackTarget:
+        """Return the release a rollback of ``environment`` would redeploy now, changing nothing.
+
+        The same choice as :meth:`rollback` without ``to_version``: the stable
+        anchor, else the newest release that once succeeded there other than the
+        one running. None (with the reason) when there is none; ``blocked`` names
+        the running deployment that would make a rollback a Conflict now. Raises
+        Forbidden outside the token's scope, NotFound for unknown names.
+        """
+        principal.require(Action.READ, service=service, environment=environment)
+        with self._uow() as uow:
+            session = uow.session
+            svc = queries.service_by_name(session, service)
+            env_row = queries.environment(session, svc, environment)
+            blocked = ""
+            store = SqlDeployments(session)
+            env = store.environment_of(env_row)
+            holder = store.holder(env)
+            if holder is not None and holder.state in (
+                DeploymentState.DEPLOYING,
+                DeploymentState.VERIFYING,
+            ):
+                try:
+                    env.refuse_held(holder)
+                except Conflict as exc:
+                    blocked = exc.message
+            try:
+                target = self._rollback_target(session, svc, env_row, None)
+            except Conflict as exc:
+                return RollbackTarget(svc.name, env_row.name, None, reason=exc.message)
+            return RollbackTarget(
+                svc.name,
+                env_row.name,
+                target.version,
+                stable=target.id == env_row.stable_release_id,
+                blocked=blocked,
+            )
 
     def rollback(
         self,

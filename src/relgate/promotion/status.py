@@ -5,13 +5,20 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from relgate import limits
 from relgate.auth.model import Action, Principal
 from relgate.promotion.core import PromotionCore
 from relgate.promotion.model import DeploymentState
 from relgate.promotion.pipeline import PipelineSpec, deployer_label
-from relgate.promotion.views import DeploymentView, EnvironmentStatus
+from relgate.promotion.views import DeploymentView, EnvironmentStatus, LogSlice
 from relgate.store import queries
 from relgate.store.tables import AuditRow, DeploymentRow, EnvironmentRow, PipelineRow, ServiceRow
+
+# how much of a log one slice carries at most: a page shows the newest part of a long log
+LOG_SLICE = 64_000
+# how much of what a reader last had identifies where it was, once the stored log has
+# reached its size limit and drops its head (offsets then shift)
+LOG_ANCHOR = 200
 
 _ACTIVE = frozenset(
     {
@@ -43,6 +50,57 @@ class StatusViews(PromotionCore):
         with self._uow() as uow:
             row = self._scoped_deployment(uow.session, principal, Action.PROMOTE, deployment_id)
             return row.log
+
+    def deployment_log_since(
+        self,
+        principal: Principal,
+        deployment_id: int,
+        offset: int = 0,
+        *,
+        anchor: str = "",
+        limit: int = LOG_SLICE,
+    ) -> LogSlice:
+        """Return the log after ``offset`` (what a reader already has), at most ``limit`` chars.
+
+        Read for a live view: only the slice leaves the database. ``anchor`` is
+        the end of what the reader has (up to LOG_ANCHOR characters): once the
+        stored log is at its size limit it drops its head as it grows, offsets
+        shift, and the new text is found after the anchor instead. The same
+        roles and scope as :meth:`deployment_log`; raises Forbidden, NotFound.
+        """
+        principal.require(Action.PROMOTE)
+        limit = max(1, limit)
+        with self._uow() as uow:
+            session = uow.session
+            found = (
+                session.execute(
+                    select(
+                        ServiceRow.name, DeploymentRow.environment, func.length(DeploymentRow.log)
+                    )
+                    .join(ServiceRow, ServiceRow.id == DeploymentRow.service_id)
+                    .where(DeploymentRow.id == deployment_id)
+                ).first()
+                if limits.id_in_range(deployment_id)
+                else None
+            )
+            if found is None:
+                from relgate.errors import NotFound
+
+                raise NotFound(f"no deployment {deployment_id}")
+            service, environment, length = found
+            principal.require(Action.PROMOTE, service=service, environment=environment)
+            total = int(length or 0)
+            capped = total >= limits.DEPLOYMENT_LOG
+            if not capped and 0 <= offset <= total:
+                start = max(offset, total - limit)
+                text = _substr(session, deployment_id, start, total)
+                return LogSlice(text, total, skipped=start > offset)
+            tail_start = max(0, total - limit)
+            tail = _substr(session, deployment_id, tail_start, total)
+            at = tail.rfind(anchor[-LOG_ANCHOR:]) if anchor and capped else -1
+            if at >= 0:
+                return LogSlice(tail[at + len(anchor[-LOG_ANCHOR:]) :], total)
+            return LogSlice(tail, total, skipped=True)
 
     def history(
         self, principal: Principal, service: str, environment: str | None, limit: int = 50
@@ -152,6 +210,18 @@ class StatusViews(PromotionCore):
             self._status_cache.clear()
         self._status_cache[key] = (head, body)
         return body
+
+
+def _substr(session: Session, deployment_id: int, start: int, end: int) -> str:
+    """Characters ``start`` to ``end`` (0-based, end excluded) of a deployment's log."""
+    if end <= start:
+        return ""
+    text = session.scalar(
+        select(func.substr(DeploymentRow.log, start + 1, end - start)).where(
+            DeploymentRow.id == deployment_id
+        )
+    )
+    return str(text or "")
 
 
 def _in_progress(holder: int | None, last: int | None, state: str | None) -> bool:

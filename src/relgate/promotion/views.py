@@ -64,3 +64,46 @@ class GateCheck:
     gates: list[GateView]
     waiting_for_approval: bool = False
     passed: bool = field(default=False)
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    """What ``relgate rollback SERVICE ENV`` would deploy now, read without changing anything.
+
+    ``version`` is the release a rollback redeploys (``stable`` says whether it is
+    the environment's stable anchor), or None with ``reason`` saying why there is
+    nothing to roll back to. ``blocked`` is set when a running deployment holds
+    the environment: a rollback now would be refused with that message.
+    """
+
+    service: str
+    environment: str
+    version: str | None
+    stable: bool = False
+    reason: str = ""
+    blocked: str = ""
+
+
+@dataclass(frozen=True)
+class LogSlice:
+    """A part of a deployment's log: the text after the offset a reader had, up to ``end``.
+
+    ``end`` is the offset to ask from next time. ``skipped`` says the text does
+    not continue what the reader had: earlier output was left out (more than
+    the slice's limit came since, or the stored log dropped its head at its
+    size limit), so a reader replaces what it shows instead of appending.
+    """
+
+    text: str
+    end: int
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One state a deployment reached (or is in): when, and what was said about it."""
+
+    state: str
+    at: datetime | None
+    detail: str = ""
+    current: bool = False

@@ -43,6 +43,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Principal, Role
 from relgate.clock import Clock
@@ -82,7 +83,7 @@ from relgate.store.uow import UnitOfWorkFactory, as_utc
 
 log = logging.getLogger("relgate.worker")
 
-MAX_LOG_CHARS = 1_000_000
+MAX_LOG_CHARS = limits.DEPLOYMENT_LOG
 ROBOT = Principal(name="relgate", role=Role.ADMIN)
 
 

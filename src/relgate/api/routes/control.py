@@ -31,7 +31,7 @@ from relgate.api.schemas import (
 from relgate.auth.model import Action
 from relgate.manifest.pipeline import parse_pipeline
 from relgate.promotion.pipelines import ApplyResult, RevisionStatus
-from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck
+from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, RollbackTarget
 from relgate.releases.changes import WhatChanges
 from relgate.releases.model import Release
 from relgate.releases.service import REPORT_MEDIA_TYPES, Evidence
@@ -253,6 +253,14 @@ def rollback(body: RollbackCreate, services: ServicesDep, me: PrincipalDep) -> D
     return services.promotion.rollback(
         me, body.service, body.environment, reason=body.reason, to_version=body.to_version
     )
+
+
+@router.get("/services/{service}/environments/{environment}/rollback-target", tags=["deployments"])
+def rollback_target(
+    service: ServicePath, environment: EnvironmentPath, services: ServicesDep, me: PrincipalDep
+) -> RollbackTarget:
+    """What a rollback of the environment would redeploy now (nothing is changed)."""
+    return services.promotion.rollback_target(me, service, environment)
 
 
 @router.post("/services/{service}/environments/{environment}/unpin", tags=["deployments"])
