@@ -22,6 +22,7 @@ SegmentPath = Annotated[str, Path(max_length=limits.SEGMENT_NAME, description="A
 TokenNamePath = Annotated[str, Path(max_length=limits.TOKEN_NAME, description="A token's name.")]
 # no bound in the schema: an id no row can have is 404 (see relgate.limits.MAX_ID)
 DeploymentIdPath = Annotated[int, Path(description="A deployment's id.")]
+EvidenceIdPath = Annotated[int, Path(description="The id of a release's evidence.")]
 
 ServiceQuery = Annotated[str | None, Query(max_length=limits.SERVICE)]
 EnvironmentQuery = Annotated[str | None, Query(max_length=limits.ENVIRONMENT)]

@@ -150,6 +150,10 @@ class Client:
         """GET ``path`` and return the body as text (for plain-text answers such as logs)."""
         return self._send("GET", path, params=params).text
 
+    def content(self, path: str) -> bytes:
+        """GET ``path`` and return the body's bytes as sent (a stored report)."""
+        return self._send("GET", path).content
+
     def _send(
         self,
         method: str,

@@ -542,6 +542,49 @@ def release_show(
     _print_evidence(evidence, empty="no evidence")
 
 
+@release_app.command("changes")
+def release_changes(
+    release: ReleaseArgument,
+    env: EnvOption,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show what promoting a release into an environment changes there.
+
+    The changelogs of the releases between the version running there and this
+    one, grouped as `relgate changelog` groups them, breaking changes first; a
+    changelog in another shape is shown as it was registered.
+    """
+    from relgate.cli.output import escape, print_json
+
+    service, version = _release(release)
+    with _client(url, token) as client:
+        changes = client.get(
+            f"/api/v1/releases/{_seg(service)}/{_seg(version)}/changes", params={"environment": env}
+        )
+    if json_output:
+        print_json(changes)
+        return
+    _out(escape(changes["summary"]))
+    first = changes["direction"] == "first"
+    for section in changes["sections"]:
+        _out("")
+        _out(escape(f"{section['title']}:"))
+        for item in section["items"]:
+            scope = f"{item['scope']}: " if item.get("scope") else ""
+            text = item["text"].replace("\n", "\n    ")
+            extra = [x for x in (item.get("commit"), None if first else item.get("version")) if x]
+            _out(escape(f"  - {scope}{text}" + (f" ({', '.join(extra)})" if extra else "")))
+    for note in changes["unparsed"]:
+        _out("")
+        _out(escape(f"{note['version']} (its changelog as registered):"))
+        _out(escape(note["changelog"].rstrip()))
+    if changes.get("more"):
+        _out("")
+        _out(escape(f"and {changes['more']} older releases of the range, not listed"))
+
+
 def _print_evidence(evidence: list[dict[str, Any]], *, empty: str) -> None:
     print_rows(
         ["id", "kind", "environment", "file", "summary", "sha256", "by", "added"],
@@ -634,6 +677,33 @@ def evidence_list(
         print_json(evidence)
         return
     _print_evidence(evidence, empty=f"no evidence for {release}")
+
+
+@evidence_app.command("get")
+def evidence_get(
+    release: ReleaseArgument,
+    evidence_id: Annotated[int, typer.Argument(metavar="ID", help="The evidence's id (list).")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the report.", show_default=False),
+    ],
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Download a stored report, byte for byte as it was attached."""
+    from relgate.cli.output import escape
+    from relgate.errors import BadInput
+
+    service, version = _release(release)
+    with _client(url, token) as client:
+        data = client.content(
+            f"/api/v1/releases/{_seg(service)}/{_seg(version)}/evidence/{evidence_id}/report"
+        )
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise BadInput(f"{output}: cannot write: {exc}") from None
+    _out(escape(f"wrote {len(data)} bytes of evidence {evidence_id} of {release} to {output}"))
 
 
 # ---------------------------------------------------------------------------- gates, promotion

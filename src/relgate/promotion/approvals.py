@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.duties import check_may_approve
 from relgate.auth.model import Action, Principal
-from relgate.errors import Conflict
+from relgate.errors import Conflict, Forbidden
 from relgate.limits import check_text
 from relgate.promotion import attempts, transitions
 from relgate.promotion.core import PromotionCore, _duties, _env_spec, _gate_check
@@ -17,7 +18,7 @@ from relgate.promotion.model import DeploymentState
 from relgate.promotion.repository import SqlDeployments
 from relgate.promotion.views import DeploymentView
 from relgate.store import queries
-from relgate.store.tables import ApprovalRow
+from relgate.store.tables import ApprovalRow, DeploymentRow, EnvironmentRow, ReleaseRow
 from relgate.store.uow import UnitOfWork
 
 
@@ -53,26 +54,7 @@ class Approvals(PromotionCore):
             env_spec = _env_spec(spec, environment, svc.name)
             release = queries.release_by_version(session, svc, version)
             env_row = queries.environment(session, svc, environment, lock=True)
-            row = self._waiting_deployment(session, env_row, release)
-            if row is None or row.state != DeploymentState.WAITING_FOR_APPROVAL:
-                raise Conflict(
-                    f"no deployment of {service}@{version} waits for approval in {environment}"
-                )
-            check_may_approve(principal, _duties(release, row, f"{service}@{version}"))
-            already = session.scalar(
-                select(ApprovalRow.approver).where(
-                    ApprovalRow.deployment_id == row.id,
-                    or_(
-                        ApprovalRow.approver_identity == principal.identity,
-                        ApprovalRow.approver == principal.name,
-                    ),
-                )
-            )
-            if already is not None:
-                raise Conflict(
-                    f"{principal.identity!r} already decided on deployment {row.id} "
-                    f"(as token {already!r}); one person decides once"
-                )
+            row = self._decidable(session, principal, release, env_row, service, environment)
             decision = "approved" if approve else "rejected"
             session.add(
                 ApprovalRow(
@@ -118,6 +100,61 @@ class Approvals(PromotionCore):
             self._queued()
         self.after(service, environment, follow_up)
         return view
+
+    def approval_refusal(
+        self, principal: Principal, service: str, version: str, environment: str
+    ) -> str | None:
+        """Why ``decide`` would refuse ``principal`` now, or None when it would take the decision.
+
+        The same checks as ``decide`` (role and scope, a deployment waiting for
+        approval, separation of duties, one decision per person), without a
+        change: for a page to show the reason instead of the buttons. Raises
+        NotFound for an unknown service, release or environment.
+        """
+        try:
+            principal.require(Action.APPROVE, service=service, environment=environment)
+            with self._uow() as uow:
+                session = uow.session
+                svc = queries.service_by_name(session, service)
+                spec, _ = self._pipeline(session, svc)
+                _env_spec(spec, environment, svc.name)
+                release = queries.release_by_version(session, svc, version)
+                env_row = queries.environment(session, svc, environment)
+                self._decidable(session, principal, release, env_row, service, environment)
+        except (Forbidden, Conflict) as refused:
+            return refused.message
+        return None
+
+    def _decidable(
+        self,
+        session: Session,
+        principal: Principal,
+        release: ReleaseRow,
+        env_row: EnvironmentRow,
+        service: str,
+        environment: str,
+    ) -> DeploymentRow:
+        """The deployment ``principal`` may decide on; Conflict or Forbidden saying why not."""
+        ref = f"{service}@{release.version}"
+        row = self._waiting_deployment(session, env_row, release)
+        if row is None or row.state != DeploymentState.WAITING_FOR_APPROVAL:
+            raise Conflict(f"no deployment of {ref} waits for approval in {environment}")
+        check_may_approve(principal, _duties(release, row, ref))
+        already = session.scalar(
+            select(ApprovalRow.approver).where(
+                ApprovalRow.deployment_id == row.id,
+                or_(
+                    ApprovalRow.approver_identity == principal.identity,
+                    ApprovalRow.approver == principal.name,
+                ),
+            )
+        )
+        if already is not None:
+            raise Conflict(
+                f"{principal.identity!r} already decided on deployment {row.id} "
+                f"(as token {already!r}); one person decides once"
+            )
+        return row
 
     def _audit_finished(
         self, uow: UnitOfWork, deployment_id: int, before: str, state: str, outcome: str

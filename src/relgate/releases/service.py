@@ -10,16 +10,19 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal
 from relgate.clock import Clock
 from relgate.delivery.period import utc
-from relgate.errors import BadInput, Conflict, Forbidden, TooLarge
+from relgate.errors import BadInput, Conflict, Forbidden, NotFound, TooLarge
+from relgate.limits import id_in_range
 from relgate.notify import outbox
 from relgate.notify.events import DomainEvent, EventType
 from relgate.releases.authorship import MAX_CO_AUTHORS, Person, check_person, parse_person
+from relgate.releases.changes import MAX_RELEASES, ReleaseText, WhatChanges, what_changes
 from relgate.releases.model import Release, parse_artifact
 from relgate.releases.ports import ArtifactResolver
 from relgate.store import queries
@@ -43,6 +46,24 @@ class Evidence:
     summary: str
     created_by: str
     created_at: datetime
+
+    @property
+    def media_type(self) -> str:
+        """The media type its report is served as (JSON, XML, else bytes; never HTML)."""
+        return REPORT_MEDIA_TYPES.get(self.format, "application/octet-stream")
+
+
+# report format -> how a download of it is typed
+REPORT_MEDIA_TYPES = {
+    "coverage.py-json": "application/json",
+    "custom-json": "application/json",
+    "metrics-json": "application/json",
+    "trivy": "application/json",
+    "grype": "application/json",
+    "sarif": "application/sarif+json",
+    "cobertura": "application/xml",
+    "junit": "application/xml",
+}
 
 
 def to_release(row: ReleaseRow, service: str) -> Release:
@@ -382,10 +403,97 @@ class ReleaseService:
             release = queries.release_by_version(uow.session, svc, version)
             rows = uow.session.scalars(
                 select(EvidenceRow)
+                .options(defer(EvidenceRow.content), defer(EvidenceRow.report))
                 .where(EvidenceRow.release_id == release.id)
                 .order_by(EvidenceRow.id)
             ).all()
             return [_evidence(row, f"{service}@{version}") for row in rows]
+
+    def evidence_report(
+        self, principal: Principal, service: str, version: str, evidence_id: int
+    ) -> tuple[Evidence, bytes]:
+        """Return one piece of the release's evidence and the report's bytes as they were stored.
+
+        Scoped like ``list_evidence``; raises NotFound for an id that is not
+        evidence of ``service@version`` (another release's too), Forbidden outside
+        the token's scope.
+        """
+        principal.require(Action.READ, service=service)
+        with self._uow() as uow:
+            svc = queries.service_by_name(uow.session, service)
+            release = queries.release_by_version(uow.session, svc, version)
+            row = uow.session.get(EvidenceRow, evidence_id) if id_in_range(evidence_id) else None
+            if row is None or row.release_id != release.id:
+                raise NotFound(f"{service}@{version} has no evidence {evidence_id}")
+            return _evidence(row, f"{service}@{version}"), bytes(row.content)
+
+    def what_changes(
+        self, principal: Principal, service: str, version: str, environment: str
+    ) -> WhatChanges:
+        """What deploying ``service@version`` into ``environment`` changes there.
+
+        Read from the changelogs of the stored releases between the version that
+        runs in ``environment`` and the candidate (see ``releases.changes``).
+        Raises NotFound for an unknown service, release or environment,
+        Forbidden outside the token's scope.
+        """
+        principal.require(Action.READ, service=service, environment=environment)
+        with self._uow() as uow:
+            session = uow.session
+            svc = queries.service_by_name(session, service)
+            candidate = queries.release_by_version(session, svc, version)
+            env = queries.environment(session, svc, environment)
+            running = (
+                session.get(ReleaseRow, env.current_release_id)
+                if env.current_release_id is not None
+                else None
+            )
+            ids, skipped = _ids_in_range(
+                session.execute(
+                    select(ReleaseRow.id, ReleaseRow.version).where(ReleaseRow.service_id == svc.id)
+                ).all(),
+                candidate.version,
+                running.version if running else None,
+            )
+            rows = session.scalars(select(ReleaseRow).where(ReleaseRow.id.in_(ids))).all()
+            return what_changes(
+                _text(candidate),
+                _text(running) if running else None,
+                [_text(r) for r in rows],
+                skipped=skipped,
+            )
+
+
+def _text(row: ReleaseRow) -> ReleaseText:
+    return ReleaseText(
+        version=row.version,
+        changelog=row.changelog,
+        commit=row.commit_sha,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def _ids_in_range(
+    versions: Sequence[tuple[int, str]], candidate: str, running: str | None
+) -> tuple[list[int], int]:
+    """The ids of the newest ``MAX_RELEASES`` releases between the two versions; how many more."""
+    from relgate.versioning.semver import Version
+
+    if running is None:
+        return [], 0
+    a, b = Version.parse(candidate), Version.parse(running)
+    low, high = min(a, b), max(a, b)
+    found: list[tuple[Version, int]] = []
+    for id_, text in versions:
+        try:
+            parsed = Version.parse(text)
+        except BadInput:
+            continue
+        if low < parsed <= high:
+            found.append((parsed, id_))
+    found.sort()
+    kept = found[-MAX_RELEASES:]
+    return [id_ for _, id_ in kept], len(found) - len(kept)
 
 
 def _evidence(row: EvidenceRow, release: str) -> Evidence:

@@ -17,12 +17,14 @@ API_PREFIXES = ("/api/", "/ofrep/", "/metrics", "/healthz")
 def install(app: FastAPI) -> None:
     """Mount ``/static`` and the pages; answer errors of pages with a page."""
     from relgate.web.pages import delivery, deployments, overview, signin
+    from relgate.web.pages import releases as release_pages
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(signin.router)
     app.include_router(overview.router)
     app.include_router(deployments.router)
     app.include_router(delivery.router)
+    app.include_router(release_pages.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -9,10 +9,12 @@ from fastapi.responses import PlainTextResponse
 
 from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
+from relgate.api.downloads import report_response
 from relgate.api.params import (
     DeploymentIdPath,
     EnvironmentPath,
     EnvironmentQuery,
+    EvidenceIdPath,
     RequiredEnvironmentQuery,
     ServicePath,
     ServiceQuery,
@@ -30,8 +32,9 @@ from relgate.auth.model import Action
 from relgate.manifest.pipeline import parse_pipeline
 from relgate.promotion.pipelines import ApplyResult, RevisionStatus
 from relgate.promotion.views import DeploymentView, EnvironmentStatus, GateCheck, RollbackTarget
+from relgate.releases.changes import WhatChanges
 from relgate.releases.model import Release
-from relgate.releases.service import Evidence
+from relgate.releases.service import REPORT_MEDIA_TYPES, Evidence
 
 router = APIRouter(prefix="/api/v1")
 
@@ -144,6 +147,32 @@ def list_evidence(
     return services.releases.list_evidence(me, service, version)
 
 
+@router.get(
+    "/releases/{service}/{version}/evidence/{evidence_id}/report",
+    tags=["evidence"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The report as uploaded, typed by its format.",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in sorted({*REPORT_MEDIA_TYPES.values(), "application/octet-stream"})
+            },
+        }
+    },
+)
+def evidence_report(
+    service: ServicePath,
+    version: VersionPath,
+    evidence_id: EvidenceIdPath,
+    services: ServicesDep,
+    me: PrincipalDep,
+) -> Response:
+    """The stored report's bytes, as uploaded, as an attachment (JSON, XML or octet-stream)."""
+    evidence, content = services.releases.evidence_report(me, service, version, evidence_id)
+    return report_response(evidence, content)
+
+
 @router.get("/releases/{service}/{version}/gates", tags=["gates"])
 def check_gates(
     service: ServicePath,
@@ -154,6 +183,23 @@ def check_gates(
 ) -> GateCheck:
     """Evaluate every gate of ``environment`` for the release, without promoting it."""
     return services.promotion.check_gates(me, service, version, environment)
+
+
+@router.get("/releases/{service}/{version}/changes", tags=["releases"])
+def what_changes(
+    service: ServicePath,
+    version: VersionPath,
+    environment: RequiredEnvironmentQuery,
+    services: ServicesDep,
+    me: PrincipalDep,
+) -> WhatChanges:
+    """What promoting the release into ``environment`` changes there, from the stored changelogs.
+
+    The releases between the version running there and this one, their entries
+    grouped by section (breaking changes first); ``direction`` says first
+    deployment, upgrade, rollback (the release is older) or same.
+    """
+    return services.releases.what_changes(me, service, version, environment)
 
 
 @router.post("/deployments", status_code=201, tags=["deployments"])
