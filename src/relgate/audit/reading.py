@@ -33,6 +33,7 @@ MAX_PAGE_SIZE: Final = 10_000
 # the longest actor and action an event can have (store.tables.AuditRow)
 ACTOR_MAX: Final = 200
 ACTION_MAX: Final = 100
+SUBJECT_MAX: Final = 500
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class AuditFilter:
     environment: str | None = None
     actor: str | None = None
     action: str | None = None
+    # subjects starting with this (``release/payments@``, ``deployment/7``)
+    subject: str | None = None
 
     def check(self) -> AuditFilter:
         """Return the filter with surrounding blanks dropped; raise BadInput naming a field."""
@@ -51,6 +54,7 @@ class AuditFilter:
             "environment": limits.ENVIRONMENT,
             "actor": ACTOR_MAX,
             "action": ACTION_MAX,
+            "subject": SUBJECT_MAX,
         }
         values: dict[str, str | None] = {}
         for name, bound in bounds.items():
@@ -63,7 +67,7 @@ class AuditFilter:
 
     @property
     def empty(self) -> bool:
-        return not (self.service or self.environment or self.actor or self.action)
+        return not (self.service or self.environment or self.actor or self.action or self.subject)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class AuditEntry:
     subject: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    prev_hash: str
     hash: str
     changes: list[Change] = field(default_factory=list)
 
@@ -140,6 +145,7 @@ class AuditTrail:
                 environment=chosen.environment,
                 actor=chosen.actor,
                 action=chosen.action,
+                subject=chosen.subject,
                 before=before,
                 limit=limit + 1,
             )
@@ -178,6 +184,7 @@ def _entry(event: AuditEvent) -> AuditEntry:
         subject=event.subject,
         before=event.before,
         after=event.after,
+        prev_hash=event.prev_hash,
         hash=event.hash,
         changes=changes(event.before, event.after),
     )

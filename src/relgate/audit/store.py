@@ -91,6 +91,7 @@ def search(
     environment: str | None = None,
     actor: str | None = None,
     action: str | None = None,
+    subject: str | None = None,
     before: int | None = None,
     limit: int = 50,
 ) -> list[AuditEvent]:
@@ -98,8 +99,9 @@ def search(
 
     ``before``: only events with a lower sequence number (the next, older page).
     ``actor`` matches exactly; ``action`` exactly, or as a prefix when it ends
-    with ``.`` (``flag.``: every flag event). ``service`` and ``environment``
-    match what an event is about, wherever the event says it: its subject
+    with ``.`` (``flag.``: every flag event); ``subject`` as a prefix.
+    ``service`` and ``environment`` match what an event is about, wherever the
+    event says it: its subject
     (``service/S``, ``release/S@1.2.0``, ``environment/S/E``), the deployment
     its subject names (``deployment/7`` of S in E), ``service`` or
     ``environment`` in its before/after, and, for a flag killed or imported,
@@ -120,6 +122,8 @@ def search(
             query = query.where(AuditRow.action.startswith(action, autoescape=True))
         else:
             query = query.where(AuditRow.action == action)
+    if subject:
+        query = query.where(AuditRow.subject.startswith(subject, autoescape=True))
     if service:
         query = query.where(_about_service(service))
     if environment:
