@@ -16,11 +16,13 @@ API_PREFIXES = ("/api/", "/ofrep/", "/metrics", "/healthz")
 
 def install(app: FastAPI) -> None:
     """Mount ``/static`` and the pages; answer errors of pages with a page."""
-    from relgate.web.pages import overview, signin
+    from relgate.web.pages import audit, flags, overview, signin
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(signin.router)
     app.include_router(overview.router)
+    app.include_router(flags.router)
+    app.include_router(audit.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
