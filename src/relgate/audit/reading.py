@@ -12,18 +12,20 @@ member (``enabled.production: true → false``), for a person to read.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
 
 from relgate import limits
 from relgate.audit import store
-from relgate.audit.chain import AuditEvent
+from relgate.audit.chain import AuditEvent, verify_chain
 from relgate.audit.checkpointer import Checkpointer
 from relgate.auth.model import Action, Principal
+from relgate.clock import Clock
 from relgate.errors import BadInput
 from relgate.store.tables import AuditRow
 from relgate.store.uow import UnitOfWorkFactory
@@ -105,19 +107,48 @@ class AuditPage:
 
 @dataclass(frozen=True)
 class ChainStatus:
-    """Whether the chain verifies (hashes, links, the stored checkpoints) and its head."""
+    """Whether the chain verifies and its head.
+
+    ``checked_at``: when the events up to the head were last checked;
+    ``full_at``: when the whole chain was last verified from its first event
+    (and compared with the checkpoints stored); between two of those only the
+    events appended since are verified, linked to the head verified before.
+    """
 
     intact: bool
     events: int
     head_seq: int | None
     head_hash: str
     problems: list[str]
+    checked_at: datetime
+    full_at: datetime
+
+
+# how long a whole-chain verification stands before the next view redoes it
+FULL_EVERY: Final = timedelta(minutes=10)
 
 
 class AuditTrail:
-    def __init__(self, uow: UnitOfWorkFactory, checkpointer: Checkpointer) -> None:
+    """Reading the trail; ``status`` keeps what it verified, so a view checks only what is new.
+
+    One instance per process (``Services.audit``): its memory of the verified
+    head is what makes the audit page cheap on a long trail.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        checkpointer: Checkpointer,
+        clock: Clock,
+        *,
+        full_every: timedelta = FULL_EVERY,
+    ) -> None:
         self._uow = uow
         self._checkpointer = checkpointer
+        self._clock = clock
+        self._full_every = full_every
+        self._lock = threading.Lock()
+        self._verified: ChainStatus | None = None
 
     def events(
         self,
@@ -153,12 +184,55 @@ class AuditTrail:
         older = shown[-1].seq if len(found) > limit else None
         return AuditPage([_entry(event) for event in shown], older, chosen)
 
-    def status(self, principal: Principal) -> ChainStatus:
-        """Verify the whole chain (and the checkpoints stored) and return its head.
+    def status(self, principal: Principal, *, full: bool = False) -> ChainStatus:
+        """Verify the chain up to its head and return the report.
 
-        Raises Forbidden for a token with a scope.
+        The whole chain is verified (``Checkpointer.verify``: hashes, links, the
+        checkpoints stored) on the first call, when ``full``, after a problem,
+        and when the last whole verification is older than ``full_every``; in
+        between, only the head verified last (which must still be there,
+        unchanged) and the events appended since: an older event edited in
+        between is found by the next whole verification. Raises Forbidden for
+        a token with a scope.
         """
         principal.require(Action.READ, everywhere=True)
+        with self._lock:  # one verification at a time; the others then reuse it
+            now = self._clock.now()
+            known = self._verified
+            if (
+                not full
+                and known is not None
+                and known.intact
+                and known.head_seq is not None
+                and now - known.full_at < self._full_every
+            ):
+                extended = self._extend(known, now)
+                if extended is not None:
+                    self._verified = extended
+                    return extended
+            self._verified = self._full(now)
+            return self._verified
+
+    def _extend(self, known: ChainStatus, now: datetime) -> ChainStatus | None:
+        """``known`` carried on to the current head, or None when a whole check is needed."""
+        assert known.head_seq is not None
+        with self._uow() as uow:
+            # from the verified head on: it must still be there, as it was
+            tail = store.chain(uow, after=known.head_seq - 1, limit=2**62)
+        if not tail or tail[0].seq != known.head_seq or tail[0].hash != known.head_hash:
+            return None  # the verified head changed or went: verify everything
+        report = verify_chain(tail, after=(known.head_seq - 1, tail[0].prev_hash))
+        if not report.intact:
+            return None
+        return replace(
+            known,
+            events=known.events + report.events - 1,
+            head_seq=tail[-1].seq,
+            head_hash=report.head,
+            checked_at=now,
+        )
+
+    def _full(self, now: datetime) -> ChainStatus:
         report = self._checkpointer.verify()
         head_seq: int | None = None
         if report.events:
@@ -172,6 +246,8 @@ class AuditTrail:
             head_seq=head_seq,
             head_hash=report.head,
             problems=list(report.problems),
+            checked_at=now,
+            full_at=now,
         )
 
 

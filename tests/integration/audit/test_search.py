@@ -10,7 +10,7 @@ side writes (subjects ``service/S``, ``release/S@V``, ``environment/S/E``,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from relgate.audit import store as audit
 from relgate.audit.checkpointer import Checkpointer
 from relgate.audit.keys import load_or_create
-from relgate.audit.reading import AuditFilter, AuditTrail
+from relgate.audit.reading import FULL_EVERY, AuditFilter, AuditTrail
 from relgate.auth.model import Principal, Role
 from relgate.clock import FixedClock
 from relgate.errors import BadInput, Forbidden
@@ -49,7 +49,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def trail(uow: UnitOfWorkFactory, clock: FixedClock, tmp_path: Path) -> AuditTrail:
-    return AuditTrail(uow, Checkpointer(uow, clock, load_or_create(tmp_path / "audit.key"), []))
+    key = load_or_create(tmp_path / "audit.key")
+    return AuditTrail(uow, Checkpointer(uow, clock, key, []), clock)
 
 
 def _deployment(uow: UnitOfWorkFactory, service: str, environment: str) -> int:
@@ -290,7 +291,78 @@ def test_the_status_verifies_the_chain_and_names_its_head(
             update(AuditRow).where(AuditRow.seq == history["release"]).values(actor="mallory")
         )
         unit.commit()
-    broken = trail.status(ADMIN)
+    broken = trail.status(ADMIN, full=True)
     assert not broken.intact
     assert any("changed after it was written" in p for p in broken.problems)
     assert broken.head_seq == head[0]
+
+
+def test_later_views_verify_only_what_was_appended_until_the_next_whole_check(
+    trail: AuditTrail, history: dict[str, int], uow: UnitOfWorkFactory, clock: FixedClock
+) -> None:
+    from sqlalchemy import update
+
+    from relgate.store.tables import AuditRow
+
+    first = trail.status(ADMIN)
+    assert first.intact and first.full_at == START
+    clock.advance(minutes=1)
+    seq = _append(uow, "dave", "flag.enabled", "flag/x", after={"environment": "dev"})
+    later = trail.status(ADMIN)
+    assert later.intact
+    assert (later.head_seq, later.events) == (seq, first.events + 1)
+    assert later.full_at == START and later.checked_at == START + timedelta(minutes=1)
+
+    # an old event edited: a view within FULL_EVERY checks only the new tail...
+    with uow() as unit:
+        unit.session.execute(
+            update(AuditRow).where(AuditRow.seq == history["release"]).values(actor="mallory")
+        )
+        unit.commit()
+    assert trail.status(ADMIN).intact
+    # ...a whole check (asked for, or due) finds it
+    assert not trail.status(ADMIN, full=True).intact
+    fixed_clock_trail = trail
+    with uow() as unit:
+        unit.session.execute(
+            update(AuditRow).where(AuditRow.seq == history["release"]).values(actor="ci")
+        )
+        unit.commit()
+    assert fixed_clock_trail.status(ADMIN).intact  # a problem is followed by a whole check
+    clock.advance(seconds=FULL_EVERY.total_seconds() + 1)
+    with uow() as unit:
+        unit.session.execute(
+            update(AuditRow).where(AuditRow.seq == history["pipeline"]).values(action="x")
+        )
+        unit.commit()
+    due = trail.status(ADMIN)
+    assert not due.intact and due.full_at == clock.now()
+
+
+def test_a_changed_head_or_a_broken_tail_is_found_at_once(
+    trail: AuditTrail, history: dict[str, int], uow: UnitOfWorkFactory
+) -> None:
+    from sqlalchemy import update
+
+    from relgate.store.tables import AuditRow
+
+    assert trail.status(ADMIN).intact
+    with uow() as unit:  # the verified head rewritten
+        unit.session.execute(
+            update(AuditRow).where(AuditRow.seq == history["flag-killed"]).values(actor="m")
+        )
+        unit.commit()
+    assert not trail.status(ADMIN).intact
+    with uow() as unit:
+        unit.session.execute(
+            update(AuditRow).where(AuditRow.seq == history["flag-killed"]).values(actor="carol")
+        )
+        unit.commit()
+    assert trail.status(ADMIN).intact
+    seq = _append(uow, "dave", "flag.enabled", "flag/x")
+    with uow() as unit:  # an event appended since, then edited
+        unit.session.execute(update(AuditRow).where(AuditRow.seq == seq).values(actor="m"))
+        unit.commit()
+    broken = trail.status(ADMIN)
+    assert not broken.intact
+    assert any(f"event {seq}" in problem for problem in broken.problems)

@@ -11,7 +11,7 @@ from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
 from relgate.audit import store as audit
 from relgate.audit.checkpointer import SinkStatus
-from relgate.audit.reading import ACTION_MAX, ACTOR_MAX, SUBJECT_MAX, AuditFilter, AuditTrail
+from relgate.audit.reading import ACTION_MAX, ACTOR_MAX, SUBJECT_MAX, AuditFilter
 from relgate.auth.model import Action
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -40,7 +40,7 @@ def audit_events(
     wanted = AuditFilter(
         service=service, environment=environment, actor=actor, action=action, subject=subject
     )
-    trail = AuditTrail(services.uow, services.checkpointer)
+    trail = services.audit
     page = trail.events(me, wanted, before=before, limit=limit)
     return [asdict(entry) for entry in page.events]
 

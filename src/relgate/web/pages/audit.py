@@ -1,5 +1,6 @@
 """The audit page: the trail filtered by service, environment, actor and action, paged,
-with whether the chain verifies and its head.
+with whether the chain verifies and its head (a fragment the page loads after it shows:
+verifying a long chain the first time takes seconds).
 
 Thin: parse the GET form, call ``AuditTrail`` (the read use case the API uses;
 who may read the trail is its rule), render.
@@ -15,7 +16,7 @@ from fastapi.responses import Response
 
 from relgate import limits
 from relgate.api.deps import ServicesDep
-from relgate.audit.reading import ACTION_MAX, ACTOR_MAX, AuditFilter, AuditTrail
+from relgate.audit.reading import ACTION_MAX, ACTOR_MAX, AuditFilter
 from relgate.web.render import page
 from relgate.web.session import Viewer, mark_web
 
@@ -35,10 +36,9 @@ def audit_page(
     action: Annotated[str, Query(max_length=ACTION_MAX)] = "",
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
-    trail = AuditTrail(services.uow, services.checkpointer)
+    trail = services.audit
     wanted = AuditFilter(service=service, environment=environment, actor=actor, action=action)
     events = trail.events(session.principal, wanted, before=before, limit=PAGE_SIZE)
-    status = trail.status(session.principal)
     chosen = events.filter
     kept = {
         name: value
@@ -58,9 +58,18 @@ def audit_page(
         {
             "page": events,
             "chosen": chosen,
-            "status": status,
             "older": older,
             "newest": newest if before else None,
         },
         session=session,
     )
+
+
+@router.get("/audit/chain")
+def chain_status(
+    request: Request, services: ServicesDep, session: Viewer, full: bool = False
+) -> Response:
+    """The chain's verification and head (the page loads it after it shows the events)."""
+    status = services.audit.status(session.principal, full=full)
+    name = "_audit_chain.html" if request.headers.get("hx-request") else "audit_chain.html"
+    return page(request, name, {"status": status}, session=session)
