@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from relgate import limits
 from relgate.api.deps import ServicesDep
 from relgate.api.params import EnvironmentPath, FlagKeyPath
 from relgate.auth.sessions import WebSession
+from relgate.errors import BadInput
 from relgate.flags import describe
 from relgate.web.render import page
 from relgate.web.session import Changing, Viewer, mark_web
@@ -77,8 +77,9 @@ def kill(
     session: Changing,
     reason: Annotated[str, Form(min_length=1, max_length=KILL_REASON_MAX)],
 ) -> Response:
-    limits.check_text("reason", reason, limits.REASON)
-    killed = services.flags.kill(session.principal, key, reason=reason.strip() or reason)
+    if not reason.strip():
+        raise BadInput("reason: say why the flag is killed (it goes into the audit trail)")
+    killed = services.flags.kill(session.principal, key, reason=reason.strip())
     where = ", ".join(sorted(killed.environments)) or "no environment yet"
     return _row(request, services, session, key, f"{key} killed: off in {where}")
 
