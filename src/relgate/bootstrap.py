@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from prometheus_client.registry import CollectorRegistry
 from relgate import metrics
 from relgate.audit import keys
 from relgate.audit.checkpointer import Checkpointer
+from relgate.audit.reading import AuditTrail
 from relgate.audit.sinks import CheckpointSink, FileSink, GitSink, WebhookSink
 from relgate.auth.identities import IdentityService
 from relgate.auth.service import TokenService
@@ -65,6 +66,11 @@ class Services:
     notify_worker: NotifyWorker
     metrics: CollectorRegistry
     delivery: DeliveryService
+    # reading the audit trail; built from the above (it remembers the head it verified)
+    audit: AuditTrail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditTrail(self.uow, self.checkpointer, self.clock)
 
 
 def check_schema(settings: Settings) -> None:

@@ -63,15 +63,22 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(events: list[AuditEvent], expect_head: str | None = None) -> ChainReport:
+def verify_chain(
+    events: list[AuditEvent],
+    expect_head: str | None = None,
+    *,
+    after: tuple[int, str] | None = None,
+) -> ChainReport:
     """Check sequence, links and hashes; return every problem found (changed, deleted, reordered).
 
     Deleting the newest events leaves a valid shorter chain: pass the head hash
-    recorded earlier as ``expect_head`` to detect that too.
+    recorded earlier as ``expect_head`` to detect that too. ``after``: the
+    events continue a chain already verified up to that ``(seq, hash)``
+    (the first of ``events`` must link to it); by default they start it.
     """
     problems: list[str] = []
-    prev = GENESIS
-    expected_seq = 1
+    prev = GENESIS if after is None else after[1]
+    expected_seq = 1 if after is None else after[0] + 1
     for event in events:
         if event.seq != expected_seq:
             problems.append(

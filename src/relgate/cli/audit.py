@@ -234,6 +234,37 @@ def audit_list(
             show_default=False,
         ),
     ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="Only events about this service.", show_default=False),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option(
+            "--environment", help="Only events about this environment.", show_default=False
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Only events by this actor.", show_default=False)
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            help="Only this action (flag.killed), or every action starting with it if it ends "
+            "with a dot (flag.).",
+            show_default=False,
+        ),
+    ] = None,
+    before: Annotated[
+        int | None,
+        typer.Option(
+            "--before",
+            min=1,
+            help="Only events older than this seq (the next page).",
+            show_default=False,
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="How many.")] = 100,
     url: UrlOption = None,
     token: TokenOption = None,
@@ -242,8 +273,19 @@ def audit_list(
     """List audit events, newest first."""
     from relgate.cli.output import print_json, print_table, table
 
+    params = {
+        "subject": subject,
+        "service": service,
+        "environment": environment,
+        "actor": actor,
+        "action": action,
+        "before": before,
+        "limit": limit,
+    }
     with _client(url, token) as client:
-        events = client.get("/api/v1/audit", params={"subject": subject, "limit": limit})
+        events = client.get(
+            "/api/v1/audit", params={k: v for k, v in params.items() if v is not None}
+        )
     if json_output:
         print_json(events)
         return

@@ -29,10 +29,12 @@ from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth.model import Action, Principal, Role
 from relgate.clock import Clock
-from relgate.errors import BadInput, Conflict, InvalidFlagDefinition, NotFound
+from relgate.errors import BadInput, Conflict, Forbidden, InvalidFlagDefinition, NotFound
 from relgate.flags import unleash_format as fmt
 from relgate.flags.model import Snapshot
 from relgate.flags.views import (
+    FlagBoard,
+    FlagBoardRow,
     FlagEnvironmentView,
     FlagUsageView,
     FlagView,
@@ -42,6 +44,7 @@ from relgate.flags.views import (
 from relgate.notify import outbox
 from relgate.notify.events import DomainEvent, EventType
 from relgate.store.tables import (
+    EnvironmentRow,
     FlagEnvironmentRow,
     FlagMetricRow,
     FlagRevisionRow,
@@ -207,6 +210,49 @@ class FlagService:
         principal.require(Action.READ)
         with self._uow() as uow:
             return _visible(principal, _views(uow, [_flag(uow, key)], self._clock.now()))[0]
+
+    def board(
+        self, principal: Principal, *, include_archived: bool = False, key: str | None = None
+    ) -> FlagBoard:
+        """Return the flags page: every flag (or only ``key``) against every environment.
+
+        The environments are those of every pipeline, in pipeline order, then
+        those any flag is configured in, by name; a scoped token sees only the
+        ones its scope admits, and only their configurations. Each row says why
+        the caller may not kill the flag, if it may not (the rules of ``kill``).
+        Raises ``NotFound`` for an unknown ``key``.
+        """
+        principal.require(Action.READ)
+        with self._uow() as uow:
+            if key is not None:
+                flags = [_flag(uow, key)]
+            else:
+                query = select(FlagRow).order_by(FlagRow.key)
+                if not include_archived:
+                    query = query.where(FlagRow.archived_at.is_(None))
+                flags = list(uow.session.scalars(query))
+            views = _views(uow, flags, self._clock.now())
+            ordered = uow.session.execute(
+                select(EnvironmentRow.name, func.min(EnvironmentRow.position))
+                .where(EnvironmentRow.active.is_(True))
+                .group_by(EnvironmentRow.name)
+            ).all()
+            configured = set(uow.session.scalars(select(FlagEnvironmentRow.environment).distinct()))
+            segments = {
+                id_: name
+                for id_, name in uow.session.execute(select(SegmentRow.id, SegmentRow.name))
+            }
+        names = [name for name, _ in sorted(ordered, key=lambda item: (item[1], item[0]))]
+        names += sorted(configured - set(names))
+        rows = [
+            FlagBoardRow(flag=shown, kill_refused=_kill_refusal(principal, view))
+            for view, shown in zip(views, _visible(principal, views), strict=True)
+        ]
+        return FlagBoard(
+            environments=[n for n in names if principal.may_touch_environment(n)],
+            rows=rows,
+            segments=segments,
+        )
 
     def list_segments(self, principal: Principal) -> list[SegmentView]:
         """Return every segment, ordered by name, with the flags that use it."""
@@ -1257,6 +1303,19 @@ def _visible(principal: Principal, views: list[FlagView]) -> list[FlagView]:
         )
         for view in views
     ]
+
+
+def _kill_refusal(principal: Principal, view: FlagView) -> str | None:
+    """Why ``kill`` would refuse ``principal`` this flag (``view`` unscoped), or None."""
+    if view.archived_at is not None:
+        return f"flag {view.key!r} is archived: revive it first"
+    try:
+        principal.require(Action.MANAGE_FLAGS)
+        for environment in view.environments:
+            principal.require(Action.MANAGE_FLAGS, environment=environment)
+    except Forbidden as exc:
+        return exc.message
+    return None
 
 
 def _views(uow: UnitOfWork, flags: Sequence[FlagRow], now: datetime) -> list[FlagView]:

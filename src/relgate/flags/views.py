@@ -66,3 +66,26 @@ class ImportSummary:
     updated: list[str]
     segments_created: list[str]
     environments: list[str]
+
+
+@dataclass(frozen=True)
+class FlagBoardRow:
+    """One flag on the flags page, and whether the caller may kill it."""
+
+    flag: FlagView
+    # why the caller may not turn the flag off everywhere (None: it may)
+    kill_refused: str | None
+
+
+@dataclass(frozen=True)
+class FlagBoard:
+    """Every flag against every environment the caller's scope admits.
+
+    ``environments``: those of the pipelines (in pipeline order) and those any
+    flag is configured in (after them, by name). ``segments``: names by id,
+    for strategies that refer to segments.
+    """
+
+    environments: list[str]
+    rows: list[FlagBoardRow]
+    segments: dict[int, str] = field(default_factory=dict)

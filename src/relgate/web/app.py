@@ -16,7 +16,7 @@ API_PREFIXES = ("/api/", "/ofrep/", "/metrics", "/healthz")
 
 def install(app: FastAPI) -> None:
     """Mount ``/static`` and the pages; answer errors of pages with a page."""
-    from relgate.web.pages import delivery, deployments, overview, signin
+    from relgate.web.pages import audit, delivery, deployments, flags, overview, signin
     from relgate.web.pages import releases as release_pages
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -25,6 +25,8 @@ def install(app: FastAPI) -> None:
     app.include_router(deployments.router)
     app.include_router(delivery.router)
     app.include_router(release_pages.router)
+    app.include_router(flags.router)
+    app.include_router(audit.router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

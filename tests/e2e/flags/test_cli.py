@@ -86,6 +86,18 @@ def test_kill_turns_a_flag_off_in_every_environment(relgate_server: RelgateServe
     }
     events = api(relgate_server, "GET", "/api/v1/audit", params={"subject": "flag/cli-kill"})
     assert "flag.killed" in json.dumps(events)
+    # the trail filtered as the audit page filters it
+    url, admin, _ = relgate_server
+    listed = run_cli(
+        "audit", "list", "--environment", "staging", "--action", "flag.", "--json",
+        url=url, token=admin,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    found = [e for e in json.loads(listed.stdout) if e["subject"] == "flag/cli-kill"]
+    assert [e["action"] for e in found] == ["flag.killed", "flag.enabled"]
+    assert {"path": "reason", "kind": "added", "before": None, "after": '"errors"'} in found[0][
+        "changes"
+    ]
 
 
 def test_bad_input_gets_a_clear_message_and_exit_code(relgate_server: RelgateServer) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from relgate import limits
 from relgate.api.deps import PrincipalDep, ServicesDep
 from relgate.audit import store as audit
 from relgate.audit.checkpointer import SinkStatus
+from relgate.audit.reading import ACTION_MAX, ACTOR_MAX, SUBJECT_MAX, AuditFilter
 from relgate.auth.model import Action
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -18,13 +21,28 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 def audit_events(
     services: ServicesDep,
     me: PrincipalDep,
-    subject: str | None = None,
+    subject: Annotated[str | None, Query(max_length=SUBJECT_MAX)] = None,
+    service: Annotated[str | None, Query(max_length=limits.SERVICE)] = None,
+    environment: Annotated[str | None, Query(max_length=limits.ENVIRONMENT)] = None,
+    actor: Annotated[str | None, Query(max_length=ACTOR_MAX)] = None,
+    action: Annotated[str | None, Query(max_length=ACTION_MAX)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> list[dict[str, Any]]:
-    """Audit events, newest first, optionally for subjects starting with ``subject``."""
-    me.require(Action.READ, everywhere=True)  # events of every service and environment
-    with services.uow() as uow:
-        return [e.__dict__ for e in audit.events(uow, subject=subject, limit=limit)]
+    """Audit events, newest first, that match every filter given.
+
+    ``subject``: subjects starting with it; ``service`` / ``environment``: events
+    about them (their subject, their deployment, their before/after); ``actor``
+    exactly; ``action`` exactly or, ending with ``.``, as a prefix (``flag.``);
+    ``before``: only events older than that sequence number (the next page).
+    Each event has its ``changes``, member by member.
+    """
+    wanted = AuditFilter(
+        service=service, environment=environment, actor=actor, action=action, subject=subject
+    )
+    trail = services.audit
+    page = trail.events(me, wanted, before=before, limit=limit)
+    return [asdict(entry) for entry in page.events]
 
 
 @router.get("/audit/chain")
