@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PYTHON) bench/hostile.py
 	$(PYTHON) bench/notify.py
 	$(PYTHON) bench/web_overview.py
+	$(PYTHON) bench/web_audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
