@@ -267,21 +267,21 @@ def test_rollback_dry_run_names_the_version_and_changes_nothing(
     relgate_server: RelgateServer, tokens: Tokens, tmp_path: Path
 ) -> None:
     url = relgate_server[0]
-    _service(relgate_server, tokens, tmp_path, "ledger", ["1.0.0", "1.1.0"])
-    _deploy_to_dev(relgate_server, tokens, "ledger@1.0.0")
-    nothing = run_cli("rollback", "ledger", "dev", "--dry-run", url=url, token=tokens["alice"])
-    _deploy_to_dev(relgate_server, tokens, "ledger@1.1.0")
+    _service(relgate_server, tokens, tmp_path, "dry-ledger", ["1.0.0", "1.1.0"])
+    _deploy_to_dev(relgate_server, tokens, "dry-ledger@1.0.0")
+    nothing = run_cli("rollback", "dry-ledger", "dev", "--dry-run", url=url, token=tokens["alice"])
+    _deploy_to_dev(relgate_server, tokens, "dry-ledger@1.1.0")
 
-    told = run_cli("rollback", "ledger", "dev", "--dry-run", url=url, token=tokens["ci"])
+    told = run_cli("rollback", "dry-ledger", "dev", "--dry-run", url=url, token=tokens["ci"])
     as_json = run_cli(
-        "rollback", "ledger", "dev", "--dry-run", "--json", url=url, token=tokens["ci"]
+        "rollback", "dry-ledger", "dev", "--dry-run", "--json", url=url, token=tokens["ci"]
     )
-    status = api(relgate_server, "GET", "/api/v1/status", params={"service": "ledger"})
+    status = api(relgate_server, "GET", "/api/v1/status", params={"service": "dry-ledger"})
 
     assert nothing.returncode == 1
-    assert "no rollback: dev of ledger has no earlier release" in nothing.stdout
+    assert "no rollback: dev of dry-ledger has no earlier release" in nothing.stdout
     assert told.returncode == 0, told.stdout + told.stderr
-    assert "a rollback of dev of ledger would deploy 1.0.0" in told.stdout
+    assert "a rollback of dev of dry-ledger would deploy 1.0.0" in told.stdout
     assert json.loads(as_json.stdout)["version"] == "1.0.0"
     dev = next(row for row in status if row["environment"] == "dev")
     assert (dev["current"], dev["pinned"]) == ("1.1.0", None)
