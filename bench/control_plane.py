@@ -377,6 +377,27 @@ def build_fill(
     return Fill(tables)
 
 
+def load_and_count(engine: Engine, fill: Fill, label: str) -> tuple[float, dict[str, int]]:
+    """Load ``fill``, check the store holds exactly its rows; return the seconds and the counts.
+
+    Disposes of ``engine``; raises BenchError when the counts differ from those built.
+    """
+    progress(f"{label}: inserting {sum(fill.count().values()):,} rows")
+    began = time.perf_counter()
+    load_fill(engine, fill)
+    seconds = time.perf_counter() - began
+    with engine.connect() as conn:
+        counted = {
+            name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+            for name in fill.tables
+        }
+    engine.dispose()
+    if counted != fill.count():
+        raise BenchError(f"{label}: rows in the store {counted} differ from those built")
+    progress(f"{label}: filled in {seconds:.1f} s: {counted}")
+    return seconds, counted
+
+
 def load_fill(engine: Engine, fill: Fill) -> None:
     """Insert every row with executemany in batches, in one transaction, in FK order."""
     with engine.begin() as conn:
@@ -599,19 +620,7 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> BackendResu
         promotions=WARMUP + args.promotions,
         stamp_file=stamp_file,
     )
-    progress(f"{backend}: inserting {sum(fill.count().values()):,} rows")
-    began = time.perf_counter()
-    load_fill(engine, fill)
-    fill_seconds = time.perf_counter() - began
-    with engine.connect() as conn:
-        counted = {
-            name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
-            for name in fill.tables
-        }
-    engine.dispose()
-    if counted != fill.count():
-        raise BenchError(f"{backend}: rows in the store {counted} differ from those built")
-    progress(f"{backend}: filled in {fill_seconds:.1f} s: {counted}")
+    fill_seconds, counted = load_and_count(engine, fill, backend)
     result = BackendResult(backend, fill_seconds, counted)
     import relgate
 

@@ -52,11 +52,10 @@ from bench.control_plane import (  # noqa: E402
     bench_env,
     build_fill,
     env_names,
-    load_fill,
+    load_and_count,
     promotion_version,
     sqlite_store,
 )
-from sqlalchemy import text  # noqa: E402
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
 from relgate.bootstrap import build  # noqa: E402
@@ -348,19 +347,7 @@ def run(args: argparse.Namespace) -> Figures:
         )
         add_overview_rows(fill.tables, names)
         fill.tables = reorder(fill.tables)
-        progress(f"inserting {sum(fill.count().values()):,} rows")
-        began = time.perf_counter()
-        load_fill(engine, fill)
-        fill_seconds = time.perf_counter() - began
-        with engine.connect() as conn:
-            counted = {
-                name: int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
-                for name in fill.tables
-            }
-        engine.dispose()
-        if counted != fill.count():
-            raise BenchError(f"rows in the store {counted} differ from those built")
-        progress(f"filled in {fill_seconds:.1f} s: {counted}")
+        fill_seconds, counted = load_and_count(engine, fill, "sqlite")
         figures = Figures(counted, fill_seconds)
         del fill
         gc.collect()
