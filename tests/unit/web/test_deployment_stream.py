@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from relgate.promotion.views import LogSlice
-from relgate.web.pages.deployments import GAP, _log_html, _sse
+from relgate.web.pages.deployments import GAP, _log_html
+from relgate.web.sse import event as _sse
 
 
 def parse(stream: str) -> list[dict[str, str]]:

@@ -32,6 +32,7 @@ from relgate.promotion.model import FINAL_STATES, DeploymentState
 from relgate.promotion.status import LOG_ANCHOR
 from relgate.promotion.timeline import timeline
 from relgate.promotion.views import DeploymentView, LogSlice
+from relgate.web import sse
 from relgate.web.render import SECURITY_HEADERS, env, page
 from relgate.web.session import Changing, Viewer, mark_web
 
@@ -156,16 +157,6 @@ def _log_html(piece: LogSlice) -> Markup:
     return Markup("{}<span>{}</span>").format(gap, escape(piece.text))
 
 
-def _sse(event: str, data: str, event_id: int | None = None) -> str:
-    """One server-sent event; every line of ``data`` its own ``data:`` field."""
-    lines = [f"event: {event}"]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    # CR is a line end to an EventSource too: a stray one must not end a field early
-    lines.extend(f"data: {line}" for line in data.replace("\r", "").split("\n"))
-    return "\n".join(lines) + "\n\n"
-
-
 async def _events(
     request: Request,
     services: Services,
@@ -192,15 +183,15 @@ async def _events(
                     anchor=anchor,
                 )
                 if piece.text or piece.skipped:
-                    yield _sse("log", str(_log_html(piece)), piece.end)
+                    yield sse.event("log", str(_log_html(piece)), piece.end)
                     anchor = (piece.text if piece.skipped else anchor + piece.text)[-LOG_ANCHOR:]
                 offset = piece.end
             if view.state != shown_state:
                 context = await run_in_threadpool(_state_context, services, session, view)
-                yield _sse("state", template.render(context))
+                yield sse.event("state", template.render(context))
                 shown_state = view.state
             if DeploymentState(view.state) in FINAL_STATES:
-                yield _sse("end", "")
+                yield sse.event("end", "")
                 return
             if time.monotonic() > deadline or await request.is_disconnected():
                 return

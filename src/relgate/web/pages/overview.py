@@ -38,6 +38,7 @@ from relgate.api.deps import ServicesDep
 from relgate.bootstrap import Services
 from relgate.errors import Unauthorized
 from relgate.promotion.overview import Overview, ServiceOverview
+from relgate.web import sse
 from relgate.web.render import SECURITY_HEADERS, page, templates
 from relgate.web.session import COOKIE, Viewer, mark_web
 
@@ -181,12 +182,6 @@ def _feed(request: Request, services: Services) -> ChangeFeed:
     return feed
 
 
-def sse(event: str, event_id: int, html: str) -> bytes:
-    """One server-sent event whose data is ``html`` (one ``data:`` line per line)."""
-    data = "".join(f"data: {line}\n" for line in html.splitlines() or [""])
-    return f"event: {event}\nid: {event_id}\n{data}\n".encode()
-
-
 async def _events(
     request: Request,
     services: Services,
@@ -204,7 +199,7 @@ async def _events(
                 _changes, request, services, cookie, since, columns
             )
             if event is not None:
-                yield sse(event, since, html)
+                yield sse.event(event, html, since).encode()
                 quiet = time.monotonic()
                 if event == "refresh":
                     return  # the page fetches the fragment again, which connects again
