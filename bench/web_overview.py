@@ -157,7 +157,10 @@ def add_overview_rows(tables: dict[str, list[dict[str, Any]]], names: list[str])
     # the newest release of the first services waits for approval in production
     environments = {(e["service_id"], e["name"]): e for e in tables["environments"]}
     deployment_id = max(d["id"] for d in tables["deployments"])
-    for service_id in range(2, 2 + WAITING_SERVICES):
+    # (service 1 is the one the live figures promote; a small fill may leave a service without
+    # releases, which then has nothing waiting)
+    waiting = [service_id for service_id in sorted(releases_of) if service_id >= 2]
+    for service_id in waiting[:WAITING_SERVICES]:
         newest = releases_of[service_id][-1]
         env = environments[(service_id, names[-1])]
         deployment_id += 1
