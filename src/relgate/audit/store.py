@@ -170,7 +170,7 @@ def _about_service(service: str) -> ColumnElement[bool]:
 
 def _about_environment(dialect: str, environment: str) -> ColumnElement[bool]:
     deployments = select(_deployment_subject()).where(DeploymentRow.environment == environment)
-    if "/" in environment:  # no environment has one (relgate.flags.service.check_environment)
+    if "/" in environment:  # no environment has one (relgate.flags.stored.check_environment)
         return false()
     return or_(
         _member(AuditRow.after, "environment") == environment,
