@@ -718,9 +718,7 @@ def gates_check(
     json_output: JsonOption = False,
     markdown: Annotated[
         bool,
-        typer.Option(
-            "--markdown", help="Print the gate table as Markdown, for a CI job summary."
-        ),
+        typer.Option("--markdown", help="Print the gate table as Markdown, for a CI job summary."),
     ] = False,
 ) -> None:
     """Evaluate every gate of an environment for a release, without promoting it.

@@ -248,8 +248,12 @@ def _approve_when_waiting(server: Server, service: str) -> threading.Thread:
             history = server.api("GET", f"/api/v1/services/{service}/history")
             waiting = [d for d in history if d["state"] == "waiting_for_approval"]
             if waiting:
-                body = {"service": service, "version": waiting[0]["version"],
-                        "environment": "production", "decision": "approve", "comment": "ok"}  # fmt: skip
+                body = {
+                    "service": service,
+                    "version": waiting[0]["version"],
+                    "environment": "production",
+                    "decision": "approve",
+                }
                 server.api("POST", "/api/v1/approvals", token=server.approver, json=body)
                 return
             time.sleep(0.1)
@@ -322,9 +326,7 @@ def test_the_token_is_masked_and_printed_nowhere_else(server: Server, tmp_path: 
     server.service(service)
     repo = _repository(tmp_path / "repo", _reports())
 
-    run = run_action(
-        _example_step("staging", server, service), cwd=repo.path, tmp=tmp_path / "run"
-    )
+    run = run_action(_example_step("staging", server, service), cwd=repo.path, tmp=tmp_path / "run")
 
     assert run.returncode == 0, run.log
     assert run.log.count(server.ci) == 1
@@ -340,9 +342,7 @@ def test_a_failing_gate_fails_the_step_with_the_table_in_the_summary(
     repo = _repository(tmp_path / "repo", _reports())
     (repo.path / "reports" / "junit.xml").write_text(JUNIT_FAILED)
 
-    run = run_action(
-        _example_step("staging", server, service), cwd=repo.path, tmp=tmp_path / "run"
-    )
+    run = run_action(_example_step("staging", server, service), cwd=repo.path, tmp=tmp_path / "run")
 
     assert run.returncode == 1, run.log
     assert run.outputs["version"] == "1.1.0"
@@ -417,9 +417,7 @@ def test_tagging_pushes_the_tag_and_a_later_job_takes_the_tagged_version(
     ]
 
 
-def test_nothing_to_release_ends_the_step_without_a_release(
-    server: Server, tmp_path: Path
-) -> None:
+def test_nothing_to_release_ends_the_step_without_a_release(server: Server, tmp_path: Path) -> None:
     service = "gh-nothing"
     server.service(service)
     repo = GitRepo.init(tmp_path / "repo")
@@ -445,9 +443,7 @@ def test_nothing_to_release_ends_the_step_without_a_release(
 
 def _expand(value: str, env: Mapping[str, str]) -> str:
     """Expand $NAME and ${NAME} as the runner expands job variables."""
-    return re.sub(
-        r"\$(?:\{(\w+)\}|(\w+))", lambda m: env.get(m.group(1) or m.group(2), ""), value
-    )
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: env.get(m.group(1) or m.group(2), ""), value)
 
 
 def run_gitlab_job(job: str, server: Server, service: str, *, cwd: Path) -> tuple[int, str]:
