@@ -36,6 +36,7 @@ GITHUB_EXAMPLE = ROOT / "examples" / "ci" / "github-workflow.yml"
 GITLAB_EXAMPLE = ROOT / "examples" / "ci" / "gitlab-ci.yml"
 EXAMPLES = ROOT / "examples" / "payments-service" / "reports"
 STEP_TIMEOUT_SECONDS = 180
+INSTALL_TIMEOUT_SECONDS = 600
 DIGEST = "sha256:" + "7" * 64
 
 PIPELINE = """\
@@ -165,7 +166,9 @@ class ActionRun:
     summary: str
 
 
-def run_action(with_: Mapping[str, str], *, cwd: Path, tmp: Path) -> ActionRun:
+def run_action(
+    with_: Mapping[str, str], *, cwd: Path, tmp: Path, action_path: Path = ROOT
+) -> ActionRun:
     """Run action.yml's steps with these inputs as a GitHub runner does; return what it gave."""
     action = yaml.safe_load(ACTION.read_text())
     inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
@@ -182,7 +185,7 @@ def run_action(with_: Mapping[str, str], *, cwd: Path, tmp: Path) -> ActionRun:
         GITHUB_OUTPUT=str(files["output"]),
         GITHUB_STEP_SUMMARY=str(files["summary"]),
         GITHUB_PATH=str(files["path"]),
-        GITHUB_ACTION_PATH=str(ROOT),
+        GITHUB_ACTION_PATH=str(action_path),
         GITHUB_SERVER_URL="https://github.com",
         GITHUB_REPOSITORY="acme/payments-service",
         GITHUB_RUN_ID="4242",
@@ -201,7 +204,7 @@ def run_action(with_: Mapping[str, str], *, cwd: Path, tmp: Path) -> ActionRun:
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             cwd=cwd, env=step_env, capture_output=True, text=True,
-            timeout=STEP_TIMEOUT_SECONDS, check=False,
+            timeout=INSTALL_TIMEOUT_SECONDS, check=False,
         )  # fmt: skip
         log.append(proc.stdout + proc.stderr)
         if proc.returncode != 0:
@@ -524,3 +527,54 @@ def test_gates_check_markdown_and_json_together_are_refused(server: Server) -> N
 
     assert proc.returncode == 2
     assert "--json and --markdown: choose one" in proc.stderr
+
+
+def test_inputs_are_arguments_never_shell_code(server: Server, tmp_path: Path) -> None:
+    service = "gh-quoted"
+    server.service(service)
+    repo = _repository(tmp_path / "repo", _reports())
+    odd = repo.path / "reports" / "a $(touch pwned-file) `touch pwned-tick`.xml"
+    shutil.copy(EXAMPLES / "junit.xml", odd)
+    with_ = _example_step("staging", server, service)
+    with_["evidence"] = f"tests=reports/{odd.name}\ncoverage=reports/coverage.json"
+    with_["reason"] = '"; touch pwned-reason; echo "'
+
+    run = run_action(with_, cwd=repo.path, tmp=tmp_path / "run")
+    hostile = _example_step("staging", server, "$(touch pwned-service)")
+    refused = run_action(hostile, cwd=repo.path, tmp=tmp_path / "hostile")
+
+    assert run.returncode == 0, run.log
+    assert [e["filename"] for e in server.api("GET", f"/api/v1/releases/{service}/1.1.0/evidence")
+            if e["kind"] == "tests"] == [odd.name]  # fmt: skip
+    deployment = server.api("GET", f"/api/v1/deployments/{run.outputs['deployment-id']}")
+    assert deployment["reason"] == '"; touch pwned-reason; echo "'
+    assert refused.returncode != 0
+    assert list(repo.path.glob("pwned*")) == []
+
+
+@pytest.mark.slow
+def test_the_action_installs_relgate_from_its_own_folder_and_runs_it(
+    server: Server, tmp_path: Path
+) -> None:
+    service = "gh-installed"
+    server.service(service)
+    repo = _repository(tmp_path / "repo", _reports())
+    # where a runner checks the action out: a copy of this repository at the action's ref
+    action_path = tmp_path / "_actions" / "acme" / "relgate"
+    shutil.copytree(
+        ROOT,
+        action_path,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                      ".*_cache", ".hypothesis", "test-artifacts"),
+    )  # fmt: skip
+    with_ = _example_step("staging", server, service)
+    del with_["relgate-spec"]  # the default: pip install the action's folder
+
+    run = run_action(with_, cwd=repo.path, tmp=tmp_path / "run", action_path=action_path)
+
+    assert run.returncode == 0, run.log
+    venv_bin = tmp_path / "run" / "relgate-venv" / "bin"
+    assert (tmp_path / "run" / "path").read_text().splitlines() == [str(venv_bin)]
+    assert (venv_bin / "relgate-ci").exists()
+    assert run.outputs["version"] == "1.1.0"
+    assert run.outputs["deployment-state"] == "succeeded"
