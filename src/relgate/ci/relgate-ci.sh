@@ -42,9 +42,9 @@ trim() {
     printf '%s' "$text"
 }
 is_true() {
-    case ${1,,} in
-        true | yes | 1) return 0 ;;
-        false | no | 0 | '') return 1 ;;
+    case $1 in # no ${1,,}: macOS's bash is 3.2
+        true | True | TRUE | yes | 1) return 0 ;;
+        false | False | FALSE | no | 0 | '') return 1 ;;
         *) fail "$2 must be true or false, not '$1'" ;;
     esac
 }
@@ -102,6 +102,7 @@ md() {
 }
 
 # ---- the evidence lines, checked before anything is created
+kinds=" $("$PY" -c 'from relgate.promotion.kinds import EvidenceKind; print(*EvidenceKind)') "
 evidence_kinds=()
 evidence_envs=()
 evidence_files=()
@@ -117,6 +118,7 @@ while IFS= read -r line || [ -n "$line" ]; do
     where=""
     if [[ $spec == *@* ]]; then where=${spec#*@}; fi
     [ -n "$kind" ] || fail "evidence line $number: '$line' names no kind (tests, coverage, ...)"
+    [[ $kinds == *" $kind "* ]] || fail "evidence line $number: '$kind' is not a kind of evidence (one of:$kinds)"
     [ -n "$file" ] || fail "evidence line $number: '$line' names no file"
     [ -f "$file" ] || fail "evidence line $number: $file: file not found"
     evidence_kinds+=("$kind")
@@ -177,10 +179,12 @@ summarise "## relgate: [$(md "$service@$version")]($release_url)" "" \
     "Artifact \`$(printf '%s' "$artifact" | tr -d '`')\`${commit:+, commit \`${commit:0:12}\`}." ""
 
 # ---- evidence add
-for index in "${!evidence_kinds[@]}"; do
+index=0
+while [ "$index" -lt "${#evidence_kinds[@]}" ]; do # no "${!a[@]}": empty under set -u in bash 3
     arguments=(evidence add "$service@$version" --kind "${evidence_kinds[$index]}" --file "${evidence_files[$index]}")
     if [ -n "${evidence_envs[$index]}" ]; then arguments+=(--env "${evidence_envs[$index]}"); fi
     relgate "${arguments[@]}" | tee -a "$work/evidence.txt"
+    index=$((index + 1))
 done
 if [ -s "$work/evidence.txt" ]; then
     while IFS= read -r line; do summarise "- $(md "$line")"; done <"$work/evidence.txt"
@@ -228,7 +232,8 @@ if [ -n "$deployment_id" ]; then
     output deployment-state RELGATE_DEPLOYMENT_STATE "$deployment_state"
     line="deployment $deployment_id of $service@$version to $environment: $deployment_state"
 else
-    line="not promoted to $environment: ${message:-relgate promote exited $status}"
+    # refused (the server's message), or no answer to show: a wait that timed out, an error
+    line="promotion to $environment: ${message:-relgate promote exited $status (the log says why)}"
 fi
 say "$line"
 summarise "**$(md "$line")**" ""

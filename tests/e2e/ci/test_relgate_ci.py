@@ -353,7 +353,9 @@ def test_a_failing_gate_fails_the_step_with_the_table_in_the_summary(
     assert run.outputs["deployment-id"] == ""
     assert "| tests\\_passed | ❌ fail |" in run.summary
     assert f"**{service}@1.1.0 cannot enter staging now**" in run.summary
-    assert "**not promoted to staging: " in run.summary
+    assert f"**promotion to staging: {service}@1.1.0 cannot enter staging: tests\\_passed" in (
+        run.summary
+    )
     assert server.api("GET", f"/api/v1/services/{service}/history") == []
 
 
@@ -388,9 +390,19 @@ def test_a_bad_evidence_line_is_named_before_anything_is_created(
     with_["evidence"] = "tests=reports/junit.xml\n\n# comment\ncoverage reports/coverage.json\n"
 
     run = run_action(with_, cwd=repo.path, tmp=tmp_path / "run")
+    with_["evidence"] = "test=reports/junit.xml"
+    unknown_kind = run_action(with_, cwd=repo.path, tmp=tmp_path / "kind")
+    with_["evidence"] = "tests=reports/gone.xml"
+    missing_file = run_action(with_, cwd=repo.path, tmp=tmp_path / "file")
 
     assert run.returncode == 2
     assert "evidence line 4: 'coverage reports/coverage.json' is not KIND=FILE" in run.log
+    assert unknown_kind.returncode == 2
+    assert "evidence line 1: 'test' is not a kind of evidence (one of: tests coverage" in (
+        unknown_kind.log
+    )
+    assert missing_file.returncode == 2
+    assert "evidence line 1: reports/gone.xml: file not found" in missing_file.log
     assert server.api("GET", f"/api/v1/services/{service}/releases") == []
 
 
