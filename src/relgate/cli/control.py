@@ -716,13 +716,22 @@ def gates_check(
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the gate table as Markdown, for a CI job summary."),
+    ] = False,
 ) -> None:
     """Evaluate every gate of an environment for a release, without promoting it.
 
     Exit 0 when all pass, 1 when any fails or is missing (a missing approval included).
     """
-    from relgate.cli.output import escape, print_json
+    import sys
 
+    from relgate.cli.output import escape, print_json
+    from relgate.errors import BadInput
+
+    if json_output and markdown:
+        raise BadInput("--json and --markdown: choose one")
     service, version = _release(release)
     with _client(url, token) as client:
         check = client.get(
@@ -730,14 +739,15 @@ def gates_check(
         )
     if json_output:
         print_json(check)
+    elif markdown:
+        from relgate.cli.markdown import gate_table
+
+        sys.stdout.write(gate_table(check))
     else:
+        from relgate.cli.markdown import verdict
+
         _print_gates(check["gates"])
-        if check["passed"]:
-            _out(escape(f"{release} may enter {env}: every gate passes"))
-        elif check.get("waiting_for_approval"):
-            _out(escape(f"{release} waits only for an approval to enter {env}"))
-        else:
-            _out(escape(f"{release} cannot enter {env} now"))
+        _out(escape(verdict(check)))
     if not check["passed"]:
         raise typer.Exit(1)
 
