@@ -186,6 +186,8 @@ class RehearsalFinding:
             )
         if self.next_step is Step.ROLL_BACK:
             return f"deployed #{self.done[0].id} in {where}, not rolled back since"
+        if self.newest is not None:
+            return self.newest.describe()
         return f"no rehearsal in {where}"
 
 

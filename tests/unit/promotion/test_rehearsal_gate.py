@@ -289,7 +289,7 @@ def test_the_rehearsal_environment_must_come_earlier(where: str, message: str) -
 def test_removing_the_gate_from_a_protected_environment_weakens_it() -> None:
     with_gate = parse_pipeline(PIPELINE % "staging", "relgate.yaml").pipeline
     without = parse_pipeline(
-        PIPELINE.split("    gates:")[0].replace("%s", "staging"), "relgate.yaml"
+        PIPELINE.split("    gates:", maxsplit=1)[0].replace("%s", "staging"), "relgate.yaml"
     ).pipeline
 
     removed = compare_protection(with_gate, without)
@@ -301,3 +301,10 @@ def test_removing_the_gate_from_a_protected_environment_weakens_it() -> None:
     assert [c.message for c in added.tightenings] == [
         "production now needs a rollback rehearsal in staging (rollback_rehearsed)"
     ]
+
+
+def test_a_finished_rehearsal_is_what_the_progress_says() -> None:
+    found = find_rehearsals("2.0.0", "staging", [*REHEARSED, ran(5, "2.1.0")])
+
+    assert found.next_step is Step.DEPLOY
+    assert found.progress() == found.rehearsals[-1].describe()
