@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.control.conftest import RelgateServer, api, deploy, run_cli
@@ -161,3 +162,41 @@ def test_a_failed_rollback_names_the_step_and_the_gate_refuses_production(
     assert refused.returncode == 1
     assert "rollback_rehearsed  fail" in refused.stdout
     assert "failed" in refused.stdout
+
+
+def test_only_who_may_promote_and_roll_back_there_may_rehearse(
+    relgate_server: RelgateServer, ci_token: str, tmp_path: Path
+) -> None:
+    url = relgate_server[0]
+    _service(relgate_server, ci_token, tmp_path, "scoped-pay")
+    approver = api(
+        relgate_server,
+        "POST",
+        "/api/v1/tokens",
+        json={"name": "rehearsal-approver", "role": "approver"},
+    )["token"]
+    elsewhere = api(
+        relgate_server,
+        "POST",
+        "/api/v1/tokens",
+        json={"name": "prod-only-ci", "role": "ci", "environments": ["production"]},
+    )["token"]
+    body = {"service": "scoped-pay", "version": "2.0.0", "environment": "staging"}
+
+    by_approver = httpx.post(
+        f"{url}/api/v1/rehearsals", json=body, headers={"Authorization": f"Bearer {approver}"}
+    )
+    by_scoped = run_cli(
+        "rehearse", "scoped-pay@2.0.0", "--env", "staging", url=url, token=elsewhere
+    )
+    unfinished = httpx.post(
+        f"{url}/api/v1/rehearsals", json=body, headers={"Authorization": f"Bearer {ci_token}"}
+    )
+
+    assert by_approver.status_code == 403
+    assert "to promote needs the role admin or ci" in by_approver.json()["error"]["message"]
+    assert by_scoped.returncode == 2
+    assert "scoped to the environments production, not 'staging'" in by_scoped.stderr
+    assert unfinished.status_code == 409
+    assert "no complete rollback rehearsal of scoped-pay@2.0.0 in staging" in unfinished.text
+    assert (tmp_path / "staging.log").read_text() == "1.4.0\n"
