@@ -210,34 +210,20 @@ def find_rehearsals(
         return RehearsalFinding(environment, version, rehearsals, Step.DONE, None)
 
     def finding(step: Step, before: Sequence[RanDeployment], **kw: Any) -> RehearsalFinding:
-        return RehearsalFinding(environment, version, rehearsals, step, _stable(before), **kw)
+        target = _stable(before, version)
+        return RehearsalFinding(environment, version, rehearsals, step, target, **kw)
 
+    nothing = (
+        f"{environment} has no stable release other than {version} to roll back to: deploy "
+        "the release that runs in production there first"
+    )
     if len(ran) >= 2 and _first_two(version, ran[:-2], ran[-2], ran[-1]):
         return finding(Step.REDEPLOY, ran[:-2], done=(ran[-2], ran[-1]))
     if ran and ran[-1].promoted(version) and ran[-1].healthy:
-        target = _stable(ran[:-1])
-        problem = ""
-        if target is None:
-            problem = (
-                f"nothing was stable in {environment} before {version}: nothing to roll back to"
-            )
-        elif target == version:
-            problem = f"{version} was already stable in {environment} before #{ran[-1].id}"
+        problem = "" if _stable(ran[:-1], version) else nothing
         return finding(Step.ROLL_BACK, ran[:-1], done=(ran[-1],), problem=problem)
-    failed = _failed_step(version, ran)
-    target = _stable(ran)
-    problem = ""
-    if target is None:
-        problem = (
-            f"{environment} has no stable release to roll back to: deploy the release "
-            f"that runs in production there first"
-        )
-    elif target == version:
-        problem = (
-            f"{version} is already the stable release of {environment}: a rehearsal starts "
-            f"from the release before it (roll {environment} back to it first)"
-        )
-    return finding(Step.DEPLOY, ran, failed=failed, problem=problem)
+    problem = "" if _stable(ran, version) else nothing
+    return finding(Step.DEPLOY, ran, failed=_failed_step(version, ran), problem=problem)
 
 
 def _rehearsal(
@@ -265,13 +251,16 @@ def _first_two(
         return False
     if back.replaces is not None and back.replaces != deployed.id:
         return False
-    stable = _stable(before)
-    return stable is not None and stable != version and back.version == stable
+    stable = _stable(before, version)
+    return stable is not None and back.version == stable
 
 
-def _stable(before: Sequence[RanDeployment]) -> str | None:
-    """The stable anchor after ``before``: the release of its newest healthy deployment."""
-    return next((d.version for d in reversed(before) if d.healthy), None)
+def _stable(before: Sequence[RanDeployment], version: str) -> str | None:
+    """The release stable before ``version`` came: the newest healthy one of another release.
+
+    Deploying ``version`` twice in a row does not make it its own previous release.
+    """
+    return next((d.version for d in reversed(before) if d.healthy and d.version != version), None)
 
 
 def _failed_step(version: str, ran: Sequence[RanDeployment]) -> RanDeployment | None:

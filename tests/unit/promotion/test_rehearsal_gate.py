@@ -230,7 +230,7 @@ def test_a_rehearsal_cannot_start_without_a_stable_release_to_go_back_to() -> No
     found = find_rehearsals("2.0.0", "staging", [])
 
     assert found.rollback_to is None
-    assert found.problem.startswith("staging has no stable release to roll back to")
+    assert found.problem.startswith("staging has no stable release other than 2.0.0 to roll back")
 
 
 @pytest.mark.parametrize(
@@ -308,3 +308,15 @@ def test_a_finished_rehearsal_is_what_the_progress_says() -> None:
 
     assert found.next_step is Step.DEPLOY
     assert found.progress() == found.rehearsals[-1].describe()
+
+
+def test_deploying_the_release_twice_before_the_rollback_still_rolls_back_to_the_one_before() -> (
+    None
+):
+    history = [ran(1, "1.4.0"), ran(2, "2.0.0"), ran(3, "2.0.0")]
+
+    found = find_rehearsals("2.0.0", "staging", history)
+    rehearsed = [*history, ran(4, "1.4.0", ROLLBACK, replaces=3), ran(5, "2.0.0")]
+
+    assert (found.next_step, found.rollback_to, found.problem) == (Step.ROLL_BACK, "1.4.0", "")
+    assert check(rehearsed)[0] is GateStatus.PASSED
