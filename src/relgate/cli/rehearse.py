@@ -230,6 +230,11 @@ def _finish(
         print_json({"rehearsed": True, "already": already, "rehearsal": rehearsal, "steps": steps})
         return
     release = f"{rehearsal['service']}@{rehearsal['version']}"
+    if (rehearsal.get("rehearsal") or {}).get("recorded_only"):
+        _progress(
+            f"note: {rehearsal['environment']} deploys with the record deployer: nothing was "
+            "deployed, and a rollback_rehearsed gate does not count this rehearsal"
+        )
     if already:
         _out(escape(f"{release} was already {rehearsal['summary']}"))
     else:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from relgate.promotion.model import DeploymentKind, DeploymentState
 
 GATE = "rollback_rehearsed"
+RECORD = "record"
 PROMOTIONS = frozenset({DeploymentKind.PROMOTE, DeploymentKind.AUTO_PROMOTE, DeploymentKind.HOTFIX})
 ROLLBACKS = frozenset({DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK})
 
@@ -89,6 +90,8 @@ class RanDeployment:
     verified_at: datetime | None = None
     replaces: int | None = None
     outcome: str = ""
+    deployer: str = ""
+    """How the environment deployed it (``record``: nothing was deployed), '' when unknown."""
 
     @property
     def healthy(self) -> bool:
@@ -108,6 +111,7 @@ class RanDeployment:
             "requested_by": self.requested_by,
             "started_at": self.started_at.isoformat(),
             "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "deployer": self.deployer or None,
         }
 
 
@@ -126,6 +130,11 @@ class Rehearsal:
     def finished_at(self) -> datetime:
         assert self.redeployed.verified_at is not None
         return self.redeployed.verified_at
+
+    @property
+    def recorded_only(self) -> bool:
+        """A step ran with the ``record`` deployer: nothing was deployed, nothing rolled back."""
+        return any(d.deployer == RECORD for d in (self.deployed, self.rolled_back, self.redeployed))
 
     def describe(self) -> str:
         """``deployed #12 (ci, 15:04:10), rolled back to 1.4.0 #13 (...), redeployed #14 (...)``."""
@@ -325,10 +334,17 @@ def judge(
         return "pass", f"not a major bump over {stable}"
     finding = find_rehearsals(version, where, facts.histories.get(where, ()))
     crossing = [r for r in finding.rehearsals if is_major_bump(version, r.rolled_back_to)]
-    if crossing:
-        return "pass", crossing[-1].describe()
+    deployed = [r for r in crossing if not r.recorded_only]
+    if deployed:
+        return "pass", deployed[-1].describe()
     hint = f"relgate rehearse {release or 'SERVICE@VERSION'} --env {where}"
     head = f"{version} is a major bump over {stable} ({environment}'s stable release)"
+    if crossing:
+        return "fail", (
+            f"{head}; the rehearsal in {where} ran with the record deployer "
+            f"({crossing[-1].describe()}): nothing was deployed, so no rollback was tried; "
+            f"give {where} a deployer and rehearse again: {hint}"
+        )
     if finding.rehearsals:
         newest = finding.rehearsals[-1]
         return "fail", (

@@ -47,7 +47,13 @@ def ran_history(
         .order_by(DeploymentRow.id.desc())
         .limit(HISTORY_LIMIT)
     ).all()
-    return [_ran(row, version) for row, version in reversed(rows)]
+    from relgate.promotion.core import PromotionCore
+
+    deployers = PromotionCore._deployers_of(session, [row for row, _ in rows])
+    return [
+        _ran(row, version, deployers.get((row.service_id, row.pipeline_revision, environment), ""))
+        for row, version in reversed(rows)
+    ]
 
 
 def rehearsal_facts(
@@ -69,7 +75,7 @@ def rehearsal_facts(
     )
 
 
-def _ran(row: DeploymentRow, version: str) -> RanDeployment:
+def _ran(row: DeploymentRow, version: str, deployer: str) -> RanDeployment:
     assert row.started_at is not None
     return RanDeployment(
         id=row.id,
@@ -81,4 +87,5 @@ def _ran(row: DeploymentRow, version: str) -> RanDeployment:
         verified_at=as_utc(row.verified_at) if row.verified_at else None,
         replaces=row.replaces_deployment_id,
         outcome=row.outcome or "",
+        deployer=deployer,
     )

@@ -113,6 +113,7 @@ def _view(service: str, found: RehearsalFinding) -> RehearsalView:
     if newest is not None:
         rehearsal = {
             "rolled_back_to": newest.rolled_back_to,
+            "recorded_only": newest.recorded_only,
             "finished_at": newest.finished_at.isoformat(),
             "deployed": newest.deployed.as_dict(),
             "rolled_back": newest.rolled_back.as_dict(),

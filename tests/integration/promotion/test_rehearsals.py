@@ -23,7 +23,7 @@ PIPELINE = """\
 service: ledger
 environments:
   - name: staging
-    deployer: {type: record}
+    deployer: {type: command, command: "true"}
   - name: production
     protected: false
     deployer: {type: record}
@@ -62,11 +62,11 @@ def roll_back(services: Services, to: str) -> int:
     return deployment.id
 
 
-def history_ids(services: Services) -> list[int]:
+def history(services: Services) -> list[tuple[int, str]]:
     with services.uow() as uow:
         svc = queries.service_by_name(uow.session, "ledger")
         release = queries.release_by_version(uow.session, svc, "2.0.0")
-        return [d.id for d in ran_history(uow.session, svc.id, "staging", release.id)]
+        return [(d.id, d.deployer) for d in ran_history(uow.session, svc.id, "staging", release.id)]
 
 
 def production_gate(services: Services) -> tuple[str, str]:
@@ -84,7 +84,7 @@ def test_the_history_starts_at_the_stable_release_before_and_leaves_out_what_nev
     services.promotion.cancel(CI, cancelled.id, "not now")
     deployed = promote(services, "2.0.0")
 
-    assert history_ids(services) == [anchor, deployed]
+    assert history(services) == [(anchor, "command"), (deployed, "command")]
 
 
 def test_the_gate_check_and_the_overview_follow_the_rehearsal_and_the_record_audits_it(

@@ -320,3 +320,13 @@ def test_deploying_the_release_twice_before_the_rollback_still_rolls_back_to_the
 
     assert (found.next_step, found.rollback_to, found.problem) == (Step.ROLL_BACK, "1.4.0", "")
     assert check(rehearsed)[0] is GateStatus.PASSED
+
+
+def test_a_rehearsal_with_the_record_deployer_deployed_nothing_and_fails() -> None:
+    history = [replace(d, deployer="record") if d.id == 3 else d for d in REHEARSED]
+
+    status, reason = check(history)
+
+    assert status is GateStatus.FAILED
+    assert "the rehearsal in staging ran with the record deployer" in reason
+    assert "nothing was deployed, so no rollback was tried" in reason
