@@ -10,10 +10,11 @@ those that ran in E (started: a cancelled or rejected request never ran):
 
 The ``rollback_rehearsed`` gate lets a release that is a major bump over the
 gated environment's stable release in only when such a rehearsal exists in the
-environment the gate names (``in:``) and rolled back across the same major
-boundary. Only the deployment history counts: its states and verification are
-written by relgate's worker from what the deployer and verifier reported, and
-no API call writes them; evidence, which any CI token may post, is never read.
+environment the gate names (``in:``), rolled back across the same major
+boundary, and deployed something (no step ran with the ``record`` deployer).
+Only the deployment history counts: its states and verification are written by
+relgate's worker from what the deployer and verifier reported, and no API call
+writes them; evidence, which any CI token may post, is never read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from relgate.promotion.model import DeploymentKind, DeploymentState
 
-GATE = "rollback_rehearsed"
 RECORD = "record"
 PROMOTIONS = frozenset({DeploymentKind.PROMOTE, DeploymentKind.AUTO_PROMOTE, DeploymentKind.HOTFIX})
 ROLLBACKS = frozenset({DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK})
