@@ -78,7 +78,7 @@ def rehearse(
         while finding["next_step"] != "done":
             step = finding["next_step"]
             deployment = _run_step(
-                client, finding, (service, version, env), deadline, steps, json_output
+                client, finding, (service, version, env), (deadline, timeout), steps, json_output
             )
             steps.append(deployment)
             finding = _finding(client, service, version, env)
@@ -119,15 +119,19 @@ def _run_step(
     client: Client,
     finding: dict[str, Any],
     target: tuple[str, str, str],
-    deadline: float,
+    clock: tuple[float, float],
     steps: list[dict[str, Any]],
     json_output: bool,
 ) -> dict[str, Any]:
-    """Request one step, wait until it ends; return the succeeded deployment or fail."""
+    """Request one step, wait until it ends; return the succeeded deployment or fail.
+
+    ``clock``: when the whole rehearsal must end (monotonic) and its --timeout.
+    """
     from relgate.cli.control import _print_gates, _wait
-    from relgate.errors import RelgateError
+    from relgate.errors import RelgateError, WaitTimedOut
 
     service, version, env = target
+    deadline, timeout = clock
     step = finding["next_step"]
     label = _label(step, finding, service, version, env)
     _progress(f"step {_STEPS[step]}/3: {label}")
@@ -152,6 +156,13 @@ def _run_step(
                 json={"service": service, "version": version, "environment": env, "reason": reason},
             )
         deployment = _wait(client, deployment, max(0.0, deadline - time.monotonic()))
+    except WaitTimedOut as exc:
+        number = deployment["id"]
+        text = (
+            f"deployment {number} had not ended when --timeout {timeout:g} s ran out; it goes "
+            f"on: follow it with `relgate deploy show {number}`"
+        )
+        _fail(client, finding, step, exc, text, steps, json_output)
     except RelgateError as exc:
         gates = getattr(exc, "gates", None)
         if gates:

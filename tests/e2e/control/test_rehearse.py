@@ -200,3 +200,30 @@ def test_only_who_may_promote_and_roll_back_there_may_rehearse(
     assert unfinished.status_code == 409
     assert "no complete rollback rehearsal of scoped-pay@2.0.0 in staging" in unfinished.text
     assert (tmp_path / "staging.log").read_text() == "1.4.0\n"
+
+
+def test_a_step_that_outlasts_the_timeout_is_named_with_what_runs_meanwhile(
+    relgate_server: RelgateServer, ci_token: str, tmp_path: Path
+) -> None:
+    url = relgate_server[0]
+    service = "slow-pay"
+    source = PIPELINE.format(service=service, folder=tmp_path).replace(
+        'echo "$RELGATE_VERSION" >> ',
+        'if [ "$RELGATE_VERSION" = 2.0.0 ]; then sleep 8; fi; echo "$RELGATE_VERSION" >> ',
+    )
+    api(relgate_server, "POST", "/api/v1/pipelines", token=ci_token, json={"source": source})
+    for version, digit in DIGESTS.items():
+        body = {"service": service, "version": version,
+                "artifact": f"registry.example.com/{service}@sha256:{digit * 64}"}  # fmt: skip
+        api(relgate_server, "POST", "/api/v1/releases", token=ci_token, json=body)
+    assert deploy(relgate_server, ci_token, service, "1.4.0", "staging")["state"] == "succeeded"
+
+    timed_out = run_cli(
+        "rehearse", f"{service}@2.0.0", "--env", "staging", "--timeout", "1",
+        url=url, token=ci_token,
+    )  # fmt: skip
+
+    assert timed_out.returncode == 1
+    assert f"step 1/3 (deploy {service}@2.0.0 to staging) failed: deployment" in timed_out.stderr
+    assert "had not ended when --timeout 1 s ran out; it goes on" in timed_out.stderr
+    assert "staging now runs 1.4.0 (stable 1.4.0, deployment" in timed_out.stderr
