@@ -37,6 +37,7 @@ from relgate.notify.service import NotifyService
 from relgate.notify.worker import NotifyWorker
 from relgate.promotion.deployers import DeployerService, load_deployers_file
 from relgate.promotion.pipelines import PipelineService
+from relgate.promotion.rehearsals import RehearsalService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
 from relgate.releases.service import ReleaseService
@@ -68,9 +69,12 @@ class Services:
     delivery: DeliveryService
     # reading the audit trail; built from the above (it remembers the head it verified)
     audit: AuditTrail = field(init=False)
+    # issue 10: rollback rehearsals, read from the deployment history
+    rehearsals: RehearsalService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditTrail(self.uow, self.checkpointer, self.clock)
+        self.rehearsals = RehearsalService(self.uow, self.clock)
 
 
 def check_schema(settings: Settings) -> None:

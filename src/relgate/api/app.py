@@ -53,6 +53,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
         notify,
         ofrep,
         pipelines,
+        rehearsals,
         unleash,
     )
 
@@ -70,6 +71,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(notify.router)
     app.include_router(metrics.router)
     app.include_router(delivery.router)
+    app.include_router(rehearsals.router)
     from relgate.web import app as web
 
     web.install(app)

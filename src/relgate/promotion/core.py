@@ -180,6 +180,7 @@ class PromotionCore:
             PerformanceGate,
             evaluate_gates,
         )
+        from relgate.promotion.rehearsal_store import rehearsal_facts
         from relgate.promotion.reports import EvidenceKind, PerformanceReport, load_report
 
         evidence = [
@@ -238,6 +239,7 @@ class PromotionCore:
             now=self._clock.now(),
             release=f"{svc.name}@{release.version}",
             artifact_digest=release.digest,
+            rehearsal=rehearsal_facts(session, svc.id, env_spec, release.id, release.version),
         )
         return [
             GateView(gate=result.gate, status=str(result.status), reason=result.reason)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relgate.promotion.rehearsal import RehearsalFacts, RollbackRehearsedGate, judge
 from relgate.promotion.reports import (
     SEVERITIES,
     CoverageReport,
@@ -264,7 +265,8 @@ GateSpec = Annotated[
     | VerifiedInGate
     | SmokeTestsGate
     | ApprovalGate
-    | FreezeGate,
+    | FreezeGate
+    | RollbackRehearsedGate,
     Field(discriminator="type"),
 ]
 
@@ -326,6 +328,8 @@ class GateContext:
     now: datetime
     release: str | None = None
     artifact_digest: str | None = None
+    # the deployment histories a rollback_rehearsed gate reads (relgate.promotion.rehearsal)
+    rehearsal: RehearsalFacts | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -360,6 +364,9 @@ def evaluate_gate(spec: GateSpec, ctx: GateContext) -> GateResult:
             return _approval(spec, ctx)
         case FreezeGate():
             return _freeze(spec, ctx)
+        case RollbackRehearsedGate():
+            status, reason = judge(spec, ctx.rehearsal, ctx.environment, ctx.release)
+            return GateResult(spec.type, GateStatus(status), reason)
 
 
 def waiting_only_for_approval(results: Sequence[GateResult]) -> bool:

@@ -624,6 +624,7 @@ def _candidate_gates(
     evaluated every time.
     """
     from relgate.promotion.gates import ApprovalItem, EvidenceItem, GateContext, evaluate_gates
+    from relgate.promotion.rehearsal_store import rehearsal_facts
     from relgate.promotion.reports import EvidenceKind
 
     if not picks:
@@ -680,7 +681,9 @@ def _candidate_gates(
             )
             for gate in parsed.performance.get(name, ())
         }
-        timeless = name not in parsed.timed
+        # a rollback_rehearsed gate reads the history of its `in` environment: never kept
+        rehearsal = rehearsal_facts(session, service_id, env_spec, release.id, release.version)
+        timeless = name not in parsed.timed and rehearsal is None
         memo = (
             parsed.id,
             name,
@@ -712,6 +715,7 @@ def _candidate_gates(
             now=now,
             release=f"{env.service}@{release.version}",
             artifact_digest=release.digest,
+            rehearsal=rehearsal,
         )
         result = badges(
             GateView(gate=r.gate, status=str(r.status), reason=r.reason)

@@ -122,12 +122,21 @@ class PipelineSpec(BaseModel):
         """Return what relgate.yaml may not say, as (location, message) pairs, in file order.
 
         Every environment names its deployer (``{type: record}`` when nothing is
-        deployed there). A protected environment must deploy with a registered
-        deployer and may not bring a verify command of its own.
+        deployed there); a rollback_rehearsed gate names an earlier environment. A
+        protected environment must deploy with a registered deployer and may not
+        bring a verify command of its own.
         """
+        from relgate.promotion.rehearsal import RollbackRehearsedGate, placement_problem
+
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, env in enumerate(self.environments):
             where: tuple[str | int, ...] = ("environments", index)
+            earlier = [e.name for e in self.environments[:index]]
+            for number, gate in enumerate(env.gates):
+                if isinstance(gate, RollbackRehearsedGate) and (
+                    problem := placement_problem(gate, env.name, earlier)
+                ):
+                    problems.append(((*where, "gates", number, "in"), problem))
             if env.deployer is None:
                 problems.append(
                     (

@@ -21,7 +21,7 @@ Changes to environments that were not protected are neither.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,7 @@ from relgate.promotion.gates import (
     VulnerabilitiesGate,
 )
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
+from relgate.promotion.rehearsal import RollbackRehearsedGate
 from relgate.promotion.reports import SEVERITIES
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -218,6 +219,7 @@ class _Demands:
     approvals: int
     freeze_weekly: dict[str, set[int]]
     freeze_dates: list[tuple[datetime, datetime]]
+    rehearsed_in: set[str] = field(default_factory=set)
 
     @classmethod
     def of(
@@ -264,6 +266,8 @@ class _Demands:
                         demands.smoke_tests.add(target)
                 case ApprovalGate():
                     demands.approvals = max(demands.approvals, gate.count)
+                case RollbackRehearsedGate():
+                    demands.rehearsed_in.add(gate.in_)
                 case FreezeGate():
                     minutes = demands.freeze_weekly.setdefault(gate.timezone, set())
                     for window in gate.windows:
@@ -327,6 +331,10 @@ class _Demands:
             yield _T, f"approvals needed raised{was} to {new.approvals}"
 
         yield from self._compare_freezes(new)
+        for target in sorted(self.rehearsed_in - new.rehearsed_in):
+            yield _W, f"no longer needs a rollback rehearsal in {target} (rollback_rehearsed)"
+        for target in sorted(new.rehearsed_in - self.rehearsed_in):
+            yield _T, f"now needs a rollback rehearsal in {target} (rollback_rehearsed)"
 
     def _compare_vulnerabilities(self, new: _Demands) -> Iterable[tuple[Effect, str]]:
         if self.vulnerability_gate and not new.vulnerability_gate:
