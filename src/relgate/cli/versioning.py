@@ -258,6 +258,23 @@ def version(
             "--push", help="With --tag: push the tag (and the release commit) to versioning.remote."
         ),
     ] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Replay this repository's release tags (each from the release tag before "
+            "it), report how often the current rules give the released version, list the "
+            "disagreements and propose the versioning.types / squash rules that match best.",
+        ),
+    ] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="With --calibrate: put the proposed rules into relgate.yaml's versioning "
+            "section (the rest of the file is kept as it is).",
+        ),
+    ] = False,
     branch: BranchOption = None,
     repo: RepoOption = Path(),
     config: ConfigOption = None,
@@ -269,12 +286,28 @@ def version(
     prerelease (1.5.0-rc.2); on a maintenance branch (1.x, 1.2.x) it stays in
     that line. Exit codes: 0 ok (also when there is nothing to release),
     1 conflict or git failure, 2 bad input (invalid relgate.yaml, shallow
-    clone, not a git repository, --strict violations).
+    clone, not a git repository, --strict violations, --calibrate without two
+    release tags).
     """
     from relgate.errors import BadInput
 
     if push and not tag:
         raise BadInput("--push needs --tag: relgate pushes the tag it creates")
+    if write and not calibrate:
+        raise BadInput("--write needs --calibrate: it writes the calibrated rules")
+    if calibrate:
+        if tag or strict:
+            raise BadInput("--calibrate replays the history: it does not take --tag or --strict")
+        from relgate.cli.calibrate import run_calibration
+
+        run_calibration(
+            repo,
+            _manifest(repo, config),
+            config if config is not None else repo / "relgate.yaml",
+            write=write,
+            json_output=json_output,
+        )
+        return
     plan = _plan(repo, config, branch, strict)
     released: TagResult | None = None
     if tag and not plan.nothing_to_release:

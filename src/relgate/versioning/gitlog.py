@@ -200,11 +200,14 @@ class GitRepository:
             return None
         return parts[0], parts[1], parts[2]
 
-    def release_tags(self, tag_format: TagFormat, *, reachable: bool = False) -> list[ReleaseTag]:
+    def release_tags(
+        self, tag_format: TagFormat, *, reachable: bool = False, merged_into: str | None = None
+    ) -> list[ReleaseTag]:
         """Return the tags that match ``tag_format`` and parse as SemVer, annotated ones peeled.
 
         With ``reachable`` only tags whose commit is HEAD or an ancestor of it
-        (this walks the whole history; ``log_since`` checks one tag for free).
+        (this walks the whole history; ``log_since`` checks one tag for free);
+        with ``merged_into`` only those whose commit is that commit or its ancestor.
         Tags on other objects than commits are skipped. When a version has both
         a tag in the format and an unprefixed one (``v1.2.3`` and ``1.2.3``), the
         one in the format is kept.
@@ -216,7 +219,9 @@ class GitRepository:
             "--format=%(refname:lstrip=2) %(objecttype) %(objectname) "
             "%(*objecttype) %(*objectname)",
         ]
-        if reachable:
+        if merged_into is not None:
+            args.append(f"--merged={merged_into}")
+        elif reachable:
             args.append(f"--merged={self.head}")
         args.extend(tag_format.ref_globs())
         tags: list[ReleaseTag] = []
@@ -238,11 +243,12 @@ class GitRepository:
             ]
         return tags
 
-    def is_ancestor(self, sha: str) -> bool:
-        """Return True when commit ``sha`` is HEAD or one of its ancestors."""
-        if self.head is None:
+    def is_ancestor(self, sha: str, of: str | None = None) -> bool:
+        """Return True when commit ``sha`` is HEAD (or ``of``) or one of its ancestors."""
+        head = of or self.head
+        if head is None:
             return False
-        proc = _run_git(self.root, ["merge-base", "--is-ancestor", sha, self.head], check=False)
+        proc = _run_git(self.root, ["merge-base", "--is-ancestor", sha, head], check=False)
         if proc.returncode > 1:
             raise ExternalError(f"git merge-base failed: {_stderr(proc) or 'no message'}")
         return proc.returncode == 0
@@ -253,8 +259,11 @@ class GitRepository:
         read: Callable[[RawCommit], Iterable[T]],
         *,
         path: str | None = None,
+        tip: str | None = None,
     ) -> LogSince[T]:
         """Return what ``read`` makes of each commit reachable from HEAD but not from ``base``.
+
+        ``tip`` replaces HEAD (a release tag's commit, to replay that release).
 
         Commits come newest first, and every parent is followed, so the commits
         a merge brought in are read (and the merge commit itself). With ``path``
@@ -263,11 +272,12 @@ class GitRepository:
         is an ancestor of HEAD; without ``path`` it is found in the same walk.
         Raises ExternalError when git fails.
         """
-        if self.head is None:
+        head = tip or self.head
+        if head is None:
             return LogSince(changes=[], reached_base=False, walked=None)
-        if base == self.head:
+        if base == head:
             return LogSince(changes=[], reached_base=True, walked=[])
-        revision = f"{base}..{self.head}" if base else self.head
+        revision = f"{base}..{head}" if base else head
         args = ["-c", "log.showSignature=false", "log", "-z", "--encoding=UTF-8", _LOG_FORMAT]
         if base and not path:
             # a boundary commit is an excluded parent of a listed one: base is one
@@ -292,7 +302,7 @@ class GitRepository:
         if base is None:
             reached = False
         elif path:
-            reached = self.is_ancestor(base)
+            reached = self.is_ancestor(base, head)
         else:
             reached = base in boundary
         return LogSince(changes=changes, reached_base=reached, walked=None if path else walked)

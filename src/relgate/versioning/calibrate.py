@@ -1,0 +1,401 @@
+"""Calibration: replay a repository's own release tags and fit the bump rules to them.
+
+Each final release tag is recomputed from the release tag before it (the
+highest lower version whose commit is an ancestor of the tag's commit), from
+the commits between the two. The current rules' match rate is reported with
+every disagreement, then a bounded search over the rules projects really
+differ on (which of refactor, chore, build, docs, perf, ... bump none, patch or
+minor; dependency updates; the squash options) proposes the rules that
+reproduce most of the history, preferring the defaults on a tie.
+
+The commits of every release are read from git once; each candidate only
+re-reads the messages in memory (squash options) or looks up a table (types).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from relgate.errors import BadInput
+from relgate.manifest.model import Manifest
+from relgate.versioning.bump import BumpKind, BumpRules
+from relgate.versioning.commits import CommitEntry, RawCommit, SquashOptions, read_changes
+from relgate.versioning.config import VersioningConfig
+from relgate.versioning.gitlog import GitRepository, ReleaseTag
+from relgate.versioning.semver import Version
+from relgate.versioning.service import squash_options, tag_format_of
+
+# The types whose bump projects disagree on; feat and fix stay as the specification says.
+TUNABLE_TYPES = ("perf", "revert", "refactor", "chore", "build", "docs", "style", "test", "ci")
+_FIXED_TYPES = {"feat": BumpKind.MINOR, "fix": BumpKind.PATCH}
+_CHOICES = (BumpKind.NONE, BumpKind.PATCH, BumpKind.MINOR)
+_SQUASH_CANDIDATES = tuple(
+    SquashOptions(bullets=bullets, breaking_in_bullets=breaking)
+    for bullets in ("when_header_not_conventional", "always", "never")
+    for breaking in (True, False)
+)
+# Beyond this many (candidate x release) evaluations per squash option, the search
+# over the types is coordinate descent from the defaults instead of exhaustive.
+_EXHAUSTIVE_LIMIT = 200_000
+_DEPENDENCY_TYPES = frozenset({"build", "chore", "fix"})
+_DEPENDENCY_SCOPES = frozenset({"deps", "deps-dev"})
+_DEPENDENCY = "(dependency updates)"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One candidate set of rules: a bump per type, dependency updates, squash reading."""
+
+    types: Mapping[str, BumpKind]
+    dependency_updates: BumpKind
+    squash: SquashOptions
+
+    def as_config(self) -> dict[str, object]:
+        """Return these rules as relgate.yaml's ``versioning`` keys."""
+        return {
+            "types": {
+                name: kind.label
+                for name, kind in sorted(self.types.items())
+                if kind is not BumpKind.NONE
+            },
+            "dependency_updates": self.dependency_updates.label,
+            "squash": {
+                "bullets": self.squash.bullets,
+                "breaking_in_bullets": self.squash.breaking_in_bullets,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One release tag recomputed from the tag before it."""
+
+    tag: str
+    base_tag: str
+    expected: Version
+    computed: Version | None
+    bump: BumpKind
+    commits: int
+    why: str
+
+    @property
+    def matched(self) -> bool:
+        """True when the rules give the version the project released."""
+        return self.computed == self.expected
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How well one set of rules reproduces the history."""
+
+    rules: Rules
+    replays: tuple[Replay, ...]
+
+    @property
+    def matched(self) -> int:
+        """How many releases the rules reproduce."""
+        return sum(1 for replay in self.replays if replay.matched)
+
+    @property
+    def rate(self) -> float:
+        """The share of replayed releases reproduced (0.0 when none was replayed)."""
+        return self.matched / len(self.replays) if self.replays else 0.0
+
+    @property
+    def disagreements(self) -> tuple[Replay, ...]:
+        """The releases these rules get wrong."""
+        return tuple(replay for replay in self.replays if not replay.matched)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The current rules' outcome, the proposal's, and the tags not replayed."""
+
+    tags: int
+    skipped: tuple[tuple[str, str], ...]  # (tag, why it was not replayed)
+    current: Outcome
+    proposal: Outcome
+    evaluated: int  # how many candidate rule sets were scored
+
+
+@dataclass(frozen=True)
+class _Release:
+    """What one release's commits ask for, under one squash option."""
+
+    base: Version
+    expected: Version
+    # the first breaking change, if any
+    breaking: CommitEntry | None
+    # type (or _DEPENDENCY) -> the first commit of that type
+    kinds: dict[str, CommitEntry]
+
+
+@dataclass(frozen=True)
+class _Range:
+    tag: ReleaseTag
+    base: ReleaseTag
+    raws: tuple[RawCommit, ...]
+
+
+def _rules_of(config: VersioningConfig) -> Rules:
+    base = BumpRules.from_config(config)
+    return Rules(dict(base.types), base.dependency_updates, squash_options(config))
+
+
+def default_rules() -> Rules:
+    """Return the specification's and semantic-release's rules (relgate's defaults)."""
+    return _rules_of(VersioningConfig())
+
+
+def _ranges(repo: Path, manifest: Manifest) -> tuple[int, list[_Range], list[tuple[str, str]]]:
+    git = GitRepository.open(repo)
+    tag_format = tag_format_of(manifest)
+    finals = sorted(
+        (t for t in git.release_tags(tag_format) if not t.version.is_prerelease),
+        key=lambda t: t.version.precedence_key(),
+    )
+    if not finals:
+        raise BadInput(
+            f"no release tags matching versioning.tag_format {manifest.versioning.tag_format!r} "
+            "in this repository, so there is no history to calibrate against; fetch the tags "
+            "(`git fetch --tags`) or set versioning.tag_format to how the releases are tagged"
+        )
+    if git.is_shallow:
+        raise BadInput(
+            "this is a shallow clone: the commits between release tags may be missing; "
+            "run `git fetch --unshallow --tags` before calibrating"
+        )
+    skipped: list[tuple[str, str]] = []
+    ranges: list[_Range] = []
+    path = manifest.versioning.path
+    for tag in finals:
+        earlier = {
+            t.name for t in git.release_tags(tag_format, merged_into=tag.sha) if t.name != tag.name
+        }
+        base = next(
+            (
+                t
+                for t in reversed(finals)
+                if t.name in earlier and t.version.precedence_key() < tag.version.precedence_key()
+            ),
+            None,
+        )
+        if base is None:
+            skipped.append((tag.name, "first release: no earlier release tag in its history"))
+            continue
+        if base.sha == tag.sha:
+            skipped.append((tag.name, f"tags the same commit as {base.name}"))
+            continue
+        log = git.log_since(base.sha, _keep, path=path, tip=tag.sha)
+        ranges.append(_Range(tag, base, tuple(log.changes)))
+    return len(finals), ranges, skipped
+
+
+def _keep(raw: RawCommit) -> list[RawCommit]:
+    return [raw]
+
+
+def _kind_key(entry: CommitEntry) -> str | None:
+    commit = entry.conventional
+    if commit is None:
+        return None
+    scope = commit.scope
+    if (
+        scope is not None
+        and commit.type in _DEPENDENCY_TYPES
+        and scope.lower() in _DEPENDENCY_SCOPES
+    ):
+        return _DEPENDENCY
+    return commit.type
+
+
+def _release(span: _Range, squash: SquashOptions) -> _Release:
+    breaking: CommitEntry | None = None
+    kinds: dict[str, CommitEntry] = {}
+    for raw in span.raws:
+        for entry in read_changes(raw, squash):
+            if breaking is None and entry.breaking:
+                breaking = entry
+            key = _kind_key(entry)
+            if key is not None:
+                kinds.setdefault(key, entry)
+    return _Release(span.base.version, span.tag.version, breaking, kinds)
+
+
+def _kind_of(key: str, rules: Rules) -> BumpKind:
+    if key == _DEPENDENCY:
+        return rules.dependency_updates
+    return rules.types.get(key, BumpKind.NONE)
+
+
+def _compute(
+    release: _Release, rules: Rules, below_1: BumpKind
+) -> tuple[Version | None, BumpKind, CommitEntry | None]:
+    if release.breaking is not None:
+        bump, decisive = BumpKind.MAJOR, release.breaking
+    else:
+        bump, decisive = BumpKind.NONE, None
+        for key, entry in release.kinds.items():
+            kind = _kind_of(key, rules)
+            if kind > bump:
+                bump, decisive = kind, entry
+    if release.base.major == 0 and bump is BumpKind.MAJOR:
+        bump = below_1
+    if bump is BumpKind.NONE:
+        return None, bump, None
+    return release.base.bump(bump), bump, decisive
+
+
+def _released_bump(base: Version, expected: Version) -> str:
+    for kind in (BumpKind.PATCH, BumpKind.MINOR, BumpKind.MAJOR):
+        if base.bump(kind) == expected:
+            return f"a {kind.label} release"
+    return "not one bump from its base"
+
+
+def _why(release: _Release, computed: Version | None, decisive: CommitEntry | None) -> str:
+    released = _released_bump(release.base, release.expected)
+    if decisive is None:
+        present = ", ".join(sorted(release.kinds)) or "no conventional commit"
+        return f"no commit asks for a release (types: {present}); the project made {released}"
+    subject = decisive.subject if len(decisive.subject) <= 72 else decisive.subject[:69] + "..."
+    cause = "breaking" if decisive.breaking else (_kind_key(decisive) or "?")
+    return f"{decisive.sha[:7]} {subject!r} ({cause}) gives {computed}; the project made {released}"
+
+
+def _outcome(
+    spans: Sequence[_Range], releases: Sequence[_Release], rules: Rules, below_1: BumpKind
+) -> Outcome:
+    replays = []
+    for span, release in zip(spans, releases, strict=True):
+        computed, bump, decisive = _compute(release, rules, below_1)
+        why = "" if computed == release.expected else _why(release, computed, decisive)
+        replays.append(
+            Replay(
+                tag=span.tag.name,
+                base_tag=span.base.name,
+                expected=release.expected,
+                computed=computed,
+                bump=bump,
+                commits=len(span.raws),
+                why=why,
+            )
+        )
+    return Outcome(rules, tuple(replays))
+
+
+def _score(releases: Sequence[_Release], rules: Rules, below_1: BumpKind) -> int:
+    return sum(1 for r in releases if _compute(r, rules, below_1)[0] == r.expected)
+
+
+def _distance(rules: Rules, defaults: Rules) -> int:
+    names = set(rules.types) | set(defaults.types)
+    changed = sum(
+        1
+        for name in names
+        if rules.types.get(name, BumpKind.NONE) != defaults.types.get(name, BumpKind.NONE)
+    )
+    changed += rules.dependency_updates != defaults.dependency_updates
+    changed += rules.squash.bullets != defaults.squash.bullets
+    changed += rules.squash.breaking_in_bullets != defaults.squash.breaking_in_bullets
+    return changed
+
+
+def _type_candidates(
+    present: Sequence[str], start: Rules, squash: SquashOptions, releases: int
+) -> Iterator[Rules] | None:
+    """Every combination of the present tunable types, or None when there are too many."""
+    if len(_CHOICES) ** (len(present) + 1) * releases > _EXHAUSTIVE_LIMIT:
+        return None
+
+    def combos() -> Iterator[Rules]:
+        for dependency in _CHOICES:
+            for values in itertools.product(_CHOICES, repeat=len(present)):
+                types = dict(start.types)
+                types.update(zip(present, values, strict=True))
+                yield Rules(types, dependency, squash)
+
+    return combos()
+
+
+def _descend(
+    releases: Sequence[_Release],
+    start: Rules,
+    present: Sequence[str],
+    below_1: BumpKind,
+    defaults: Rules,
+) -> tuple[Rules, int]:
+    """Coordinate descent over the present types and dependency updates; (best, evaluated)."""
+    best, best_key = start, (_score(releases, start, below_1), -_distance(start, defaults))
+    evaluated = 1
+    for _round in range(4):
+        improved = False
+        for name in (*present, _DEPENDENCY):
+            for choice in _CHOICES:
+                if name == _DEPENDENCY:
+                    candidate = Rules(best.types, choice, best.squash)
+                else:
+                    candidate = Rules(
+                        {**best.types, name: choice}, best.dependency_updates, best.squash
+                    )
+                key = (_score(releases, candidate, below_1), -_distance(candidate, defaults))
+                evaluated += 1
+                if key > best_key:
+                    best, best_key, improved = candidate, key, True
+        if not improved:
+            break
+    return best, evaluated
+
+
+def calibrate(repo: Path, manifest: Manifest) -> Calibration:
+    """Replay the release tags of the repository containing ``repo``; fit the rules to them.
+
+    Raises BadInput when the repository has no release tag in the tag format,
+    or only one, or is a shallow clone; NotAGitRepository, ExternalError from git.
+    """
+    config = manifest.versioning
+    below_1 = BumpKind.from_label(config.breaking_below_1)
+    count, spans, skipped = _ranges(repo, manifest)
+    if not spans:
+        raise BadInput(
+            f"{count} release tag(s) but none with an earlier release tag in its history, "
+            "so no release can be replayed; calibration needs at least two releases "
+            f"({'; '.join(f'{tag}: {why}' for tag, why in skipped[:5])})"
+        )
+    current_rules = _rules_of(config)
+    defaults = default_rules()
+    by_squash = {opts: [_release(span, opts) for span in spans] for opts in _SQUASH_CANDIDATES}
+    if current_rules.squash not in by_squash:
+        by_squash[current_rules.squash] = [_release(span, current_rules.squash) for span in spans]
+    current = _outcome(spans, by_squash[current_rules.squash], current_rules, below_1)
+
+    seen_types = {key for releases in by_squash.values() for r in releases for key in r.kinds}
+    present = [name for name in TUNABLE_TYPES if name in seen_types]
+    start_types = {**{name: BumpKind.NONE for name in present}, **dict(defaults.types)}
+    start_types.update(_FIXED_TYPES)
+    best: Rules = current_rules
+    best_key = (_score(by_squash[best.squash], best, below_1), -_distance(best, defaults))
+    evaluated = 1
+    for squash, releases in by_squash.items():
+        start = Rules(start_types, defaults.dependency_updates, squash)
+        candidates = _type_candidates(present, start, squash, len(releases))
+        if candidates is None:
+            found, tried = _descend(releases, start, present, below_1, defaults)
+            candidates = iter((found,))
+            evaluated += tried
+        for candidate in candidates:
+            evaluated += 1
+            key = (_score(releases, candidate, below_1), -_distance(candidate, defaults))
+            if key > best_key:
+                best, best_key = candidate, key
+    proposal = _outcome(spans, by_squash[best.squash], _trimmed(best), below_1)
+    return Calibration(count, tuple(skipped), current, proposal, evaluated)
+
+
+def _trimmed(rules: Rules) -> Rules:
+    """Drop types that do not bump (the mapping lists only what bumps)."""
+    types = {name: kind for name, kind in rules.types.items() if kind is not BumpKind.NONE}
+    return Rules(types, rules.dependency_updates, rules.squash)
