@@ -171,27 +171,37 @@ def _ranges(repo: Path, manifest: Manifest) -> tuple[int, list[_Range], list[tup
     skipped: list[tuple[str, str]] = []
     ranges: list[_Range] = []
     path = manifest.versioning.path
-    for tag in finals:
-        earlier = {
-            t.name for t in git.release_tags(tag_format, merged_into=tag.sha) if t.name != tag.name
-        }
-        base = next(
-            (
-                t
-                for t in reversed(finals)
-                if t.name in earlier and t.version.precedence_key() < tag.version.precedence_key()
-            ),
-            None,
-        )
-        if base is None:
-            skipped.append((tag.name, "first release: no earlier release tag in its history"))
-            continue
-        if base.sha == tag.sha:
-            skipped.append((tag.name, f"tags the same commit as {base.name}"))
-            continue
-        log = git.log_since(base.sha, _keep, path=path, tip=tag.sha)
-        ranges.append(_Range(tag, base, tuple(log.changes)))
+    for index, tag in enumerate(finals):
+        span = _span(git, tag, finals[:index], path)
+        if isinstance(span, str):
+            skipped.append((tag.name, span))
+        else:
+            ranges.append(span)
     return len(finals), ranges, skipped
+
+
+def _span(
+    git: GitRepository, tag: ReleaseTag, lower: Sequence[ReleaseTag], path: str | None
+) -> _Range | str:
+    """Return the release of ``tag`` since the highest lower tag in its history, or why none.
+
+    The walk from the nearest lower tag tells whether that tag is an ancestor
+    (git's boundary commits), so a linear history costs one git call per tag.
+    """
+    first = True
+    for base in reversed(lower):
+        if base.sha == tag.sha:
+            return f"tags the same commit as {base.name}"
+        if path is None and first:
+            # usually the nearest lower tag is the base: one walk lists and proves it
+            first = False
+            log = git.log_since(base.sha, _keep, tip=tag.sha)
+            if log.reached_base:
+                return _Range(tag, base, tuple(log.changes))
+        elif git.is_ancestor(base.sha, tag.sha):
+            log = git.log_since(base.sha, _keep, path=path, tip=tag.sha)
+            return _Range(tag, base, tuple(log.changes))
+    return "first release: no earlier release tag in its history"
 
 
 def _keep(raw: RawCommit) -> list[RawCommit]:
@@ -212,11 +222,38 @@ def _kind_key(entry: CommitEntry) -> str | None:
     return commit.type
 
 
-def _release(span: _Range, squash: SquashOptions) -> _Release:
+def _squash_like(raw: RawCommit) -> bool:
+    """True when the squash options may change how ``raw`` reads (its body starts a list)."""
+    _header, _, body = raw.message.lstrip().partition("\n")
+    return body.lstrip()[:2] in ("* ", "- ")
+
+
+class _Reader:
+    """Reads each release's commits once, and again per squash option only where it matters."""
+
+    def __init__(self, spans: Sequence[_Range]) -> None:
+        self._spans = spans
+        self._plain = [[read_changes(raw) for raw in span.raws] for span in spans]
+        self._squashy = [
+            [index for index, raw in enumerate(span.raws) if _squash_like(raw)] for span in spans
+        ]
+
+    def releases(self, squash: SquashOptions) -> list[_Release]:
+        """Return what every release asks for when squash merges read as ``squash`` says."""
+        out = []
+        for span, plain, squashy in zip(self._spans, self._plain, self._squashy, strict=True):
+            lists = list(plain)
+            for index in squashy:
+                lists[index] = read_changes(span.raws[index], squash)
+            out.append(_release(span, lists))
+        return out
+
+
+def _release(span: _Range, lists: Sequence[Sequence[CommitEntry]]) -> _Release:
     breaking: CommitEntry | None = None
     kinds: dict[str, CommitEntry] = {}
-    for raw in span.raws:
-        for entry in read_changes(raw, squash):
+    for entries in lists:
+        for entry in entries:
             if breaking is None and entry.breaking:
                 breaking = entry
             key = _kind_key(entry)
@@ -367,9 +404,8 @@ def calibrate(repo: Path, manifest: Manifest) -> Calibration:
         )
     current_rules = _rules_of(config)
     defaults = default_rules()
-    by_squash = {opts: [_release(span, opts) for span in spans] for opts in _SQUASH_CANDIDATES}
-    if current_rules.squash not in by_squash:
-        by_squash[current_rules.squash] = [_release(span, current_rules.squash) for span in spans]
+    reader = _Reader(spans)
+    by_squash = {opts: reader.releases(opts) for opts in _SQUASH_CANDIDATES}
     current = _outcome(spans, by_squash[current_rules.squash], current_rules, below_1)
 
     seen_types = {key for releases in by_squash.values() for r in releases for key in r.kinds}

@@ -200,14 +200,11 @@ class GitRepository:
             return None
         return parts[0], parts[1], parts[2]
 
-    def release_tags(
-        self, tag_format: TagFormat, *, reachable: bool = False, merged_into: str | None = None
-    ) -> list[ReleaseTag]:
+    def release_tags(self, tag_format: TagFormat, *, reachable: bool = False) -> list[ReleaseTag]:
         """Return the tags that match ``tag_format`` and parse as SemVer, annotated ones peeled.
 
         With ``reachable`` only tags whose commit is HEAD or an ancestor of it
-        (this walks the whole history; ``log_since`` checks one tag for free);
-        with ``merged_into`` only those whose commit is that commit or its ancestor.
+        (this walks the whole history; ``log_since`` checks one tag for free).
         Tags on other objects than commits are skipped. When a version has both
         a tag in the format and an unprefixed one (``v1.2.3`` and ``1.2.3``), the
         one in the format is kept.
@@ -219,9 +216,7 @@ class GitRepository:
             "--format=%(refname:lstrip=2) %(objecttype) %(objectname) "
             "%(*objecttype) %(*objectname)",
         ]
-        if merged_into is not None:
-            args.append(f"--merged={merged_into}")
-        elif reachable:
+        if reachable:
             args.append(f"--merged={self.head}")
         args.extend(tag_format.ref_globs())
         tags: list[ReleaseTag] = []
