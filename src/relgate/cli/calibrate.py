@@ -29,12 +29,9 @@ def run_calibration(
     result = calibrate(repo, manifest)
     written: bool | None = None
     if write:
-        from relgate.manifest.model import load_manifest
         from relgate.versioning.calibrate_write import write_rules
 
         written = write_rules(config_path, result.proposal.rules)
-        # what was written must load: a broken relgate.yaml would stop every command
-        load_manifest(config_path, required=True)
     if json_output:
         from relgate.cli.output import print_json
 

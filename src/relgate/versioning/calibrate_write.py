@@ -27,8 +27,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 def write_rules(path: Path, rules: Rules) -> bool:
     """Put ``rules`` into the ``versioning`` section of ``path``; True when the file changed.
 
-    Creates the file (and the section) when missing. Raises BadInput when the
-    file is not YAML, does not hold a mapping, or its ``versioning`` is not one.
+    Creates the file (and the section) when missing; the new text is loaded as
+    relgate.yaml before it replaces the file. Raises BadInput when the file is
+    not YAML, does not hold a mapping, its ``versioning`` is not one, or the
+    result would not load.
     """
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if len(text.encode("utf-8", errors="replace")) > MAX_CONFIG_BYTES:
@@ -64,8 +66,26 @@ def write_rules(path: Path, rules: Rules) -> bool:
     updated = out.getvalue()
     if updated == text:
         return False
+    _check(path, updated)
     path.write_text(updated, encoding="utf-8")
     return True
+
+
+def _check(path: Path, text: str) -> None:
+    """Refuse to write ``text`` unless it loads as relgate.yaml (next to ``path``)."""
+    from relgate.errors import InvalidConfig
+    from relgate.manifest.model import load_manifest
+
+    trial = path.with_name(f".{path.name}.calibrate")
+    trial.write_text(text, encoding="utf-8")
+    try:
+        load_manifest(trial, required=True)
+    except InvalidConfig as exc:
+        raise BadInput(
+            f"{path}: not written, the proposed rules would not load: {exc.message}"
+        ) from None
+    finally:
+        trial.unlink(missing_ok=True)
 
 
 def _merge(mapping: CommentedMap, key: str, value: Any) -> None:
