@@ -17,7 +17,10 @@ versions the project released, plus a large generated one:
   to time calibration on a longer history.
 
 Each history is replayed with ``relgate version --calibrate --json``: the
-match rate of relgate's default rules and of the rules it proposes. Peers
+match rate of relgate's default rules and of the rules it proposes; as a
+check, ``relgate version --json`` is also run tag by tag (it must agree with
+calibration's figure for the defaults). relgate before this work (``--baseline``,
+by default where HEAD left main) is replayed the same way. Peers
 (git-cliff, commitizen, python-semantic-release) are replayed too when
 bench/versioning.py has already installed them under bench/.work/venvs/ (this
 script installs nothing): each release tag is recomputed in a scratch clone
@@ -525,7 +528,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     histories = dict(HISTORIES)
     if not args.skip_scale:
         histories["scale"] = ("v1.0.0", _scale_releases())
-    replayers: list[Replayer] = []
+    # `relgate version` itself, tag by tag in the scratch clone: must agree with the
+    # "relgate defaults" column, which calibration computes in memory
+    replayers: list[Replayer] = [
+        Replayer(
+            "relgate version (check)",
+            [str(relgate_bin()), "version", "--json"],
+            {**os.environ, "NO_COLOR": "1"},
+        )
+    ]
     try:
         revision = args.baseline or default_revision()
         if revision != "none":
