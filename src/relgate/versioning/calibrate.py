@@ -28,9 +28,8 @@ from relgate.versioning.gitlog import GitRepository, ReleaseTag
 from relgate.versioning.semver import Version
 from relgate.versioning.service import squash_options, tag_format_of
 
-# The types whose bump projects disagree on; feat and fix stay as the specification says.
+# The types whose bump projects disagree on; feat, fix and other types keep their current bump.
 TUNABLE_TYPES = ("perf", "revert", "refactor", "chore", "build", "docs", "style", "test", "ci")
-_FIXED_TYPES = {"feat": BumpKind.MINOR, "fix": BumpKind.PATCH}
 _CHOICES = (BumpKind.NONE, BumpKind.PATCH, BumpKind.MINOR)
 _SQUASH_CANDIDATES = tuple(
     SquashOptions(bullets=bullets, breaking_in_bullets=breaking)
@@ -341,43 +340,40 @@ def _distance(rules: Rules, defaults: Rules) -> int:
     return changed
 
 
-def _type_candidates(
-    present: Sequence[str], start: Rules, squash: SquashOptions, releases: int
-) -> Iterator[Rules] | None:
-    """Every combination of the present tunable types, or None when there are too many."""
-    if len(_CHOICES) ** (len(present) + 1) * releases > _EXHAUSTIVE_LIMIT:
+def _with(rules: Rules, dims: Sequence[str], values: Sequence[BumpKind]) -> Rules:
+    """Return ``rules`` with each dimension (a type, or dependency updates) set to its value."""
+    types = dict(rules.types)
+    dependency = rules.dependency_updates
+    for name, value in zip(dims, values, strict=True):
+        if name == _DEPENDENCY:
+            dependency = value
+        else:
+            types[name] = value
+    return Rules(types, dependency, rules.squash)
+
+
+def _candidates(dims: Sequence[str], start: Rules, releases: int) -> Iterator[Rules] | None:
+    """Every combination of values of ``dims``, or None when there are too many to score."""
+    if len(_CHOICES) ** len(dims) * releases > _EXHAUSTIVE_LIMIT:
         return None
-
-    def combos() -> Iterator[Rules]:
-        for dependency in _CHOICES:
-            for values in itertools.product(_CHOICES, repeat=len(present)):
-                types = dict(start.types)
-                types.update(zip(present, values, strict=True))
-                yield Rules(types, dependency, squash)
-
-    return combos()
+    return (_with(start, dims, values) for values in itertools.product(_CHOICES, repeat=len(dims)))
 
 
 def _descend(
     releases: Sequence[_Release],
     start: Rules,
-    present: Sequence[str],
+    dims: Sequence[str],
     below_1: BumpKind,
     defaults: Rules,
 ) -> tuple[Rules, int]:
-    """Coordinate descent over the present types and dependency updates; (best, evaluated)."""
+    """Coordinate descent over ``dims`` from ``start``; return (best, rule sets scored)."""
     best, best_key = start, (_score(releases, start, below_1), -_distance(start, defaults))
     evaluated = 1
     for _round in range(4):
         improved = False
-        for name in (*present, _DEPENDENCY):
+        for name in dims:
             for choice in _CHOICES:
-                if name == _DEPENDENCY:
-                    candidate = Rules(best.types, choice, best.squash)
-                else:
-                    candidate = Rules(
-                        {**best.types, name: choice}, best.dependency_updates, best.squash
-                    )
+                candidate = _with(best, (name,), (choice,))
                 key = (_score(releases, candidate, below_1), -_distance(candidate, defaults))
                 evaluated += 1
                 if key > best_key:
@@ -408,18 +404,26 @@ def calibrate(repo: Path, manifest: Manifest) -> Calibration:
     by_squash = {opts: reader.releases(opts) for opts in _SQUASH_CANDIDATES}
     current = _outcome(spans, by_squash[current_rules.squash], current_rules, below_1)
 
-    seen_types = {key for releases in by_squash.values() for r in releases for key in r.kinds}
-    present = [name for name in TUNABLE_TYPES if name in seen_types]
-    start_types = {**{name: BumpKind.NONE for name in present}, **dict(defaults.types)}
-    start_types.update(_FIXED_TYPES)
+    seen = {key for releases in by_squash.values() for r in releases for key in r.kinds}
+    # only what the history shows is searched: a type that never occurs, or the
+    # dependency updates when there are none, keeps its current value
+    dims = [name for name in TUNABLE_TYPES if name in seen]
+    if _DEPENDENCY in seen:
+        dims.append(_DEPENDENCY)
+    start_types = dict(current_rules.types)
+    for name in dims:
+        if name != _DEPENDENCY:
+            start_types[name] = defaults.types.get(name, BumpKind.NONE)
     best: Rules = current_rules
     best_key = (_score(by_squash[best.squash], best, below_1), -_distance(best, defaults))
     evaluated = 1
     for squash, releases in by_squash.items():
-        start = Rules(start_types, defaults.dependency_updates, squash)
-        candidates = _type_candidates(present, start, squash, len(releases))
+        start = Rules(start_types, current_rules.dependency_updates, squash)
+        if _DEPENDENCY in dims:
+            start = Rules(start_types, defaults.dependency_updates, squash)
+        candidates = _candidates(dims, start, len(releases))
         if candidates is None:
-            found, tried = _descend(releases, start, present, below_1, defaults)
+            found, tried = _descend(releases, start, dims, below_1, defaults)
             candidates = iter((found,))
             evaluated += tried
         for candidate in candidates:

@@ -190,3 +190,46 @@ def test_write_refuses_a_file_that_is_not_a_mapping(tmp_path: Path) -> None:
     config.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(BadInput, match="must hold a mapping"):
         write_rules(config, default_rules())
+
+
+def test_a_custom_type_of_relgate_yaml_is_kept_in_the_proposal(repo: GitRepo) -> None:
+    history(
+        repo,
+        [(["security: pin tls"], "v1.0.1"), (["refactor: a"], "v1.0.2"), (["feat: b"], "v1.1.0")],
+    )
+    result = run(repo, {"types": {"feat": "minor", "fix": "patch", "security": "patch"}})
+    assert result.current.matched == 2
+    assert result.proposal.matched == 3
+    assert result.proposal.rules.types["security"] is BumpKind.PATCH
+    assert result.proposal.rules.types["refactor"] is BumpKind.PATCH
+    # perf and revert never occur: they keep the current rules' value (absent: none)
+    assert "perf" not in result.proposal.rules.types
+
+
+def test_a_monorepo_path_replays_only_the_commits_touching_it(repo: GitRepo) -> None:
+    repo.commit("feat: start", {"api/a.txt": "1", "web/a.txt": "1"})
+    repo.tag("api@1.0.0", message="api@1.0.0")
+    repo.commit("feat(web): big", {"web/a.txt": "2"})
+    repo.commit("fix(api): small", {"api/a.txt": "2"})
+    repo.tag("api@1.0.1", message="api@1.0.1")
+    result = calibrate(
+        repo.path,
+        msgspec.convert(
+            {"service": "api", "versioning": {"tag_format": "{name}@{version}", "path": "api"}},
+            Manifest,
+        ),
+    )
+    [replay] = result.current.replays
+    assert (replay.tag, replay.base_tag, replay.commits, replay.matched) == (
+        "api@1.0.1",
+        "api@1.0.0",
+        1,
+        True,
+    )
+
+
+def test_a_shallow_clone_is_refused(repo: GitRepo, tmp_path: Path) -> None:
+    history(repo, [(["fix: a"], "v1.0.1"), (["fix: b"], "v1.0.2")])
+    shallow = repo.clone(tmp_path / "shallow", depth=1)
+    with pytest.raises(BadInput, match="shallow clone"):
+        calibrate(shallow.path, manifest())
