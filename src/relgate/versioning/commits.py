@@ -28,9 +28,9 @@ _BREAKING_START = re.compile(r"^BREAKING[ -]CHANGE: ", re.MULTILINE)
 _GIT_REVERT = re.compile(r'Revert "(?P<reverted>.*)"')
 _GIT_REAPPLY = re.compile(r'Reapply "(?P<reapplied>.*)"')
 _PR_SUFFIX = re.compile(r"\s*\(#\d+\)$")
-# A breaking-change footer anywhere at the start of a line (indented under a
-# squash bullet too); used where the message's structure cannot be trusted.
-_BREAKING_LINE = re.compile(r"^[ \t]*BREAKING[ -]CHANGE: *(?P<note>\S.*)$", re.MULTILINE)
+# A breaking-change footer at the start of any line, even mid-paragraph (a squash
+# bullet's lines are dedented first); an indented one is an example, not a footer.
+_BREAKING_LINE = re.compile(r"^BREAKING[ -]CHANGE: *(?P<note>\S.*)$", re.MULTILINE)
 _BULLET_MARKERS = ("* ", "- ")
 _SQUASH_TRAILER_SEPARATOR = "---------"
 _BOT_MARKERS = ("dependabot", "renovate")
@@ -316,8 +316,8 @@ def _footer_notes(text: str) -> tuple[str, ...]:
     notes = parsed.breaking_notes if isinstance(parsed, ConventionalCommit) else ()
     if notes:
         return notes
-    # Not where the specification puts footers (mid-paragraph, indented): still a
-    # breaking change, the note running to the end of its line.
+    # Not where the specification puts footers (mid-paragraph): still a breaking
+    # change, the note running to the end of its line.
     return tuple(match["note"].strip() for match in _BREAKING_LINE.finditer(text))
 
 

@@ -115,6 +115,14 @@ def test_a_breaking_line_inside_a_paragraph_still_counts() -> None:
     assert entry.breaking_notes == ("drop the v1 API",)
 
 
+def test_an_indented_example_of_a_footer_is_not_breaking() -> None:
+    message = "docs: explain footers\n\nWrite them like this:\n\n    BREAKING CHANGE: x\n"
+    [entry] = read(message)
+    assert not entry.breaking
+    [odd] = read("Update the guide\n\nExample:\n    BREAKING CHANGE: x\n")
+    assert not odd.breaking
+
+
 def test_a_non_conventional_commit_without_footers_stays_non_breaking() -> None:
     [entry] = read("Update README.md\n\nbreaking change: lower case is prose")
     assert not entry.breaking
@@ -254,3 +262,14 @@ def test_other_formats_never_take_bare_versions() -> None:
     assert named.parse("8.0.1") is None
     assert named.parse("api@8.0.1") == Version(8, 0, 1)
     assert named.ref_globs() == ["refs/tags/api@*"]
+
+
+def test_the_changelog_lists_a_non_conventional_breaking_commits_notes() -> None:
+    from relgate.versioning.changelog import render_section
+
+    section = render_section(Version(9, 0, 0), read(NON_CONVENTIONAL_BREAKING))
+    assert section == (
+        "## 9.0.0\n\n### Breaking changes\n\n"
+        "- drop Node.js 12 and 14 (0123456)\n"
+        "- the package is ESM only (0123456)\n"
+    )
