@@ -431,8 +431,11 @@ def default_revision() -> str:
     return found.stdout.strip()[:12] if found.returncode == 0 else "HEAD"
 
 
-def replay(replayer: Replayer, repo: Path, first: str, releases: Sequence[Release]) -> int:
-    """How many release tags ``replayer`` recomputes, each with only the earlier tags present.
+def replay(
+    replayer: Replayer, repo: Path, first: str, releases: Sequence[Release]
+) -> list[tuple[str, str]]:
+    """The release tags ``replayer`` gets wrong, (tag, its answer), each tag replayed with
+    only the earlier tags present.
 
     One clone without tags; before each release the earlier tags are created in it
     (lightweight) and HEAD is put on the release's commit, on branch main.
@@ -447,7 +450,7 @@ def replay(replayer: Replayer, repo: Path, first: str, releases: Sequence[Releas
     for name in _git(scratch, "tag", "--list").split():
         _git(scratch, "tag", "-d", name)
     previous = first
-    matched = 0
+    misses: list[tuple[str, str]] = []
     for _messages, tag in releases:
         _git(scratch, "tag", previous, _git(repo, "rev-list", "-n", "1", previous).strip())
         _git(
@@ -467,11 +470,12 @@ def replay(replayer: Replayer, repo: Path, first: str, releases: Sequence[Releas
             stdin=subprocess.DEVNULL,
             check=False,
         )
-        if done.returncode == 0 and extract_version(done.stdout) == tag.removeprefix("v"):
-            matched += 1
+        answer = extract_version(done.stdout) if done.returncode == 0 else None
+        if answer != tag.removeprefix("v"):
+            misses.append((tag, answer or f"(exit {done.returncode}, no version)"))
         previous = tag
     shutil.rmtree(scratch, ignore_errors=True)
-    return matched
+    return misses
 
 
 # --- report -------------------------------------------------------------------------
@@ -590,7 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name == "scale" and not args.replay_scale:
                 row.append("(not run)")
                 continue
-            matched = replay(replayer, repo, first, releases)
+            misses = replay(replayer, repo, first, releases)
+            matched = len(releases) - len(misses)
+            if misses:
+                shown = ", ".join(f"{tag} -> {answer}" for tag, answer in misses)
+                progress(f"  {replayer.name} misses: {shown}")
             replay_totals[replayer.name][0] += matched
             replay_totals[replayer.name][1] += len(releases)
             row.append(_rate(matched, len(releases)))
