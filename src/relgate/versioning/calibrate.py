@@ -38,7 +38,9 @@ _SQUASH_CANDIDATES = tuple(
 )
 # Beyond this many (candidate x release) evaluations per squash option, the search
 # over the types is coordinate descent from the defaults instead of exhaustive.
-_EXHAUSTIVE_LIMIT = 200_000
+_EXHAUSTIVE_LIMIT = 100_000
+# The newest release tags replayed (one git walk each); older ones are left out.
+MAX_REPLAYED = 1000
 _DEPENDENCY_TYPES = frozenset({"build", "chore", "fix"})
 _DEPENDENCY_SCOPES = frozenset({"deps", "deps-dev"})
 _DEPENDENCY = "(dependency updates)"
@@ -170,7 +172,16 @@ def _ranges(repo: Path, manifest: Manifest) -> tuple[int, list[_Range], list[tup
     skipped: list[tuple[str, str]] = []
     ranges: list[_Range] = []
     path = manifest.versioning.path
-    for index, tag in enumerate(finals):
+    first = max(0, len(finals) - MAX_REPLAYED)
+    if first:
+        skipped.append(
+            (
+                f"{finals[0].name} … {finals[first - 1].name}",
+                f"{first} older release tags not replayed: at most {MAX_REPLAYED} are",
+            )
+        )
+    for index in range(first, len(finals)):
+        tag = finals[index]
         span = _span(git, tag, finals[:index], path)
         if isinstance(span, str):
             skipped.append((tag.name, span))
@@ -323,8 +334,35 @@ def _outcome(
     return Outcome(rules, tuple(replays))
 
 
-def _score(releases: Sequence[_Release], rules: Rules, below_1: BumpKind) -> int:
-    return sum(1 for r in releases if _compute(r, rules, below_1)[0] == r.expected)
+# What scoring needs of one release: breaking?, the kinds of change it holds, and the
+# bumps (as ints) that give the released version. Built once per squash option.
+_Row = tuple[bool, tuple[str, ...], frozenset[int]]
+
+
+def _table(releases: Sequence[_Release], below_1: BumpKind) -> list[_Row]:
+    rows: list[_Row] = []
+    for release in releases:
+        ok = set()
+        for kind in BumpKind:
+            applied = below_1 if release.base.major == 0 and kind is BumpKind.MAJOR else kind
+            version = None if applied is BumpKind.NONE else release.base.bump(applied)
+            if version == release.expected:
+                ok.add(int(kind))
+        rows.append((release.breaking is not None, tuple(release.kinds), frozenset(ok)))
+    return rows
+
+
+def _score(table: Sequence[_Row], rules: Rules) -> int:
+    """How many releases ``rules`` reproduce (the same answer as ``_compute``, faster)."""
+    types = {name: int(kind) for name, kind in rules.types.items()}
+    types[_DEPENDENCY] = int(rules.dependency_updates)
+    major = int(BumpKind.MAJOR)
+    matched = 0
+    for breaking, keys, ok in table:
+        kind = major if breaking else max([types.get(key, 0) for key in keys], default=0)
+        if kind in ok:
+            matched += 1
+    return matched
 
 
 def _distance(rules: Rules, defaults: Rules) -> int:
@@ -360,21 +398,17 @@ def _candidates(dims: Sequence[str], start: Rules, releases: int) -> Iterator[Ru
 
 
 def _descend(
-    releases: Sequence[_Release],
-    start: Rules,
-    dims: Sequence[str],
-    below_1: BumpKind,
-    defaults: Rules,
+    table: Sequence[_Row], start: Rules, dims: Sequence[str], defaults: Rules
 ) -> tuple[Rules, int]:
     """Coordinate descent over ``dims`` from ``start``; return (best, rule sets scored)."""
-    best, best_key = start, (_score(releases, start, below_1), -_distance(start, defaults))
+    best, best_key = start, (_score(table, start), -_distance(start, defaults))
     evaluated = 1
     for _round in range(4):
         improved = False
         for name in dims:
             for choice in _CHOICES:
                 candidate = _with(best, (name,), (choice,))
-                key = (_score(releases, candidate, below_1), -_distance(candidate, defaults))
+                key = (_score(table, candidate), -_distance(candidate, defaults))
                 evaluated += 1
                 if key > best_key:
                     best, best_key, improved = candidate, key, True
@@ -414,21 +448,22 @@ def calibrate(repo: Path, manifest: Manifest) -> Calibration:
     for name in dims:
         if name != _DEPENDENCY:
             start_types[name] = defaults.types.get(name, BumpKind.NONE)
+    tables = {squash: _table(releases, below_1) for squash, releases in by_squash.items()}
     best: Rules = current_rules
-    best_key = (_score(by_squash[best.squash], best, below_1), -_distance(best, defaults))
+    best_key = (_score(tables[best.squash], best), -_distance(best, defaults))
     evaluated = 1
-    for squash, releases in by_squash.items():
+    for squash, table in tables.items():
         start = Rules(start_types, current_rules.dependency_updates, squash)
         if _DEPENDENCY in dims:
             start = Rules(start_types, defaults.dependency_updates, squash)
-        candidates = _candidates(dims, start, len(releases))
+        candidates = _candidates(dims, start, len(table))
         if candidates is None:
-            found, tried = _descend(releases, start, dims, below_1, defaults)
+            found, tried = _descend(table, start, dims, defaults)
             candidates = iter((found,))
             evaluated += tried
         for candidate in candidates:
             evaluated += 1
-            key = (_score(releases, candidate, below_1), -_distance(candidate, defaults))
+            key = (_score(table, candidate), -_distance(candidate, defaults))
             if key > best_key:
                 best, best_key = candidate, key
     proposal = _outcome(spans, by_squash[best.squash], _trimmed(best), below_1)

@@ -233,3 +233,18 @@ def test_a_shallow_clone_is_refused(repo: GitRepo, tmp_path: Path) -> None:
     shallow = repo.clone(tmp_path / "shallow", depth=1)
     with pytest.raises(BadInput, match="shallow clone"):
         calibrate(shallow.path, manifest())
+
+
+def test_only_the_newest_release_tags_are_replayed(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import relgate.versioning.calibrate as module
+
+    monkeypatch.setattr(module, "MAX_REPLAYED", 2)
+    history(repo, [(["fix: a"], "v1.0.1"), (["fix: b"], "v1.0.2"), (["feat: c"], "v1.1.0")])
+    result = run(repo)
+    assert [r.tag for r in result.current.replays] == ["v1.0.2", "v1.1.0"]
+    assert result.current.replays[0].base_tag == "v1.0.1"
+    assert result.skipped == (
+        ("v1.0.0 … v1.0.1", "2 older release tags not replayed: at most 2 are"),
+    )
