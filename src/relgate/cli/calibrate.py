@@ -20,13 +20,12 @@ def run_calibration(
     """Replay the release tags, print the outcome, write the proposal when asked."""
     from relgate.versioning.calibrate import calibrate
 
-    if not json_output:
-        print(
-            "replaying the release tags (each from the release tag before it) ...",
-            file=sys.stderr,
-            flush=True,
-        )
-    result = calibrate(repo, manifest)
+    def progress(line: str) -> None:
+        if not json_output:
+            print(line, file=sys.stderr, flush=True)
+
+    progress("reading the release tags (each is replayed from the release tag before it)")
+    result = calibrate(repo, manifest, progress)
     written: bool | None = None
     if write:
         from relgate.versioning.calibrate_write import write_rules

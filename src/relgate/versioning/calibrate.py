@@ -15,7 +15,7 @@ re-reads the messages in memory (squash options) or looks up a table (types).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +151,9 @@ def default_rules() -> Rules:
     return _rules_of(VersioningConfig())
 
 
-def _ranges(repo: Path, manifest: Manifest) -> tuple[int, list[_Range], list[tuple[str, str]]]:
+def _ranges(
+    repo: Path, manifest: Manifest, progress: Callable[[str], None]
+) -> tuple[int, list[_Range], list[tuple[str, str]]]:
     git = GitRepository.open(repo)
     tag_format = tag_format_of(manifest)
     finals = sorted(
@@ -169,6 +171,7 @@ def _ranges(repo: Path, manifest: Manifest) -> tuple[int, list[_Range], list[tup
             "this is a shallow clone: the commits between release tags may be missing; "
             "run `git fetch --unshallow --tags` before calibrating"
         )
+    progress(f"{len(finals)} release tag(s), {finals[0].name} to {finals[-1].name}: replaying")
     skipped: list[tuple[str, str]] = []
     ranges: list[_Range] = []
     path = manifest.versioning.path
@@ -417,15 +420,19 @@ def _descend(
     return best, evaluated
 
 
-def calibrate(repo: Path, manifest: Manifest) -> Calibration:
+def calibrate(
+    repo: Path, manifest: Manifest, progress: Callable[[str], None] = lambda _line: None
+) -> Calibration:
     """Replay the release tags of the repository containing ``repo``; fit the rules to them.
+
+    ``progress`` receives a line at each step (how many tags, then the search).
 
     Raises BadInput when the repository has no release tag in the tag format,
     or only one, or is a shallow clone; NotAGitRepository, ExternalError from git.
     """
     config = manifest.versioning
     below_1 = BumpKind.from_label(config.breaking_below_1)
-    count, spans, skipped = _ranges(repo, manifest)
+    count, spans, skipped = _ranges(repo, manifest, progress)
     if not spans:
         raise BadInput(
             f"{count} release tag(s) but none with an earlier release tag in its history, "
@@ -434,6 +441,8 @@ def calibrate(repo: Path, manifest: Manifest) -> Calibration:
         )
     current_rules = _rules_of(config)
     defaults = default_rules()
+    commits = sum(len(span.raws) for span in spans)
+    progress(f"{len(spans)} release(s) replayed from {commits} commit(s); searching the rules")
     reader = _Reader(spans)
     by_squash = {opts: reader.releases(opts) for opts in _SQUASH_CANDIDATES}
     current = _outcome(spans, by_squash[current_rules.squash], current_rules, below_1)

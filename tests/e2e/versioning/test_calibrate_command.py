@@ -27,7 +27,9 @@ def make_repo(tmp_path: Path) -> GitRepo:
 
 def test_json_reports_the_rates_the_disagreements_and_the_proposal(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    doc = relgate_json("version", "--calibrate", cwd=repo.path)
+    proc = run_relgate("version", "--calibrate", "--json", cwd=repo.path)
+    assert proc.returncode == 0 and proc.stderr == ""
+    doc = json.loads(proc.stdout)
     assert (doc["tags"], doc["replayed"]) == (5, 4)
     assert doc["current"]["matched"] == 2 and doc["current"]["rate"] == 0.5
     assert [(d["tag"], d["expected"], d["computed"]) for d in doc["current"]["disagreements"]] == [
@@ -48,7 +50,7 @@ def test_human_output_and_write_then_a_second_run_agrees(tmp_path: Path) -> None
     )
     proc = run_relgate("version", "--calibrate", "--write", cwd=repo.path)
     assert proc.returncode == 0, proc.stderr
-    assert "replaying the release tags" in proc.stderr
+    assert "5 release tag(s), v1.0.0 to v1.1.1: replaying" in proc.stderr
     assert "Current rules: 2/4 releases (50%)" in proc.stdout
     assert "Proposed rules: 4/4 releases (100%)" in proc.stdout
     assert "types.refactor: none -> patch" in proc.stdout
