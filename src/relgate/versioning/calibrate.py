@@ -312,7 +312,12 @@ def _why(release: _Release, computed: Version | None, decisive: CommitEntry | No
         present = ", ".join(sorted(release.kinds)) or "no conventional commit"
         return f"no commit asks for a release (types: {present}); the project made {released}"
     subject = decisive.subject if len(decisive.subject) <= 72 else decisive.subject[:69] + "..."
-    cause = "breaking" if decisive.breaking else (_kind_key(decisive) or "?")
+    if decisive.breaking:
+        note = (decisive.notes or ("",))[0]
+        note = note if len(note) <= 60 else note[:57] + "..."
+        cause = f"breaking: {note}" if note else "breaking"
+    else:
+        cause = _kind_key(decisive) or "?"
     return f"{decisive.sha[:7]} {subject!r} ({cause}) gives {computed}; the project made {released}"
 
 

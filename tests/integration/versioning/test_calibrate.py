@@ -98,6 +98,17 @@ def test_a_project_that_releases_squash_bullets_gets_bullets_always(repo: GitRep
     assert result.proposal.rules.squash.bullets == "always"
 
 
+def test_a_breaking_disagreement_names_the_commit_and_its_note(repo: GitRepo) -> None:
+    history(
+        repo,
+        [(["fix(api): ids (#90)\n\n* feat(api)!: ids are required\n\n* fix: x\n"], "v1.0.1")],
+    )
+    [wrong] = run(repo).current.disagreements
+    assert (str(wrong.computed), str(wrong.expected)) == ("2.0.0", "1.0.1")
+    assert "'fix(api): ids (#90)' (breaking: ids are required) gives 2.0.0" in wrong.why
+    assert wrong.why.endswith("the project made a patch release")
+
+
 def test_a_maintenance_release_is_replayed_from_its_own_line(repo: GitRepo) -> None:
     repo.commit("feat: start")
     repo.tag("v1.2.0", message="v1.2.0")
