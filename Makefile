@@ -49,6 +49,7 @@ system-deps:
 BENCH_BASELINE ?= 74289a5
 bench: $(STAMP)
 	$(PYTHON) bench/versioning.py
+	$(PYTHON) bench/calibrate.py
 	$(PYTHON) bench/control_plane.py --baseline $(BENCH_BASELINE)
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py

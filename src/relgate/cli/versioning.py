@@ -115,13 +115,14 @@ def _commit_json(entry: CommitEntry) -> dict[str, Any]:
         "subject": entry.subject,
         "type": commit.type if commit else None,
         "scope": commit.scope if commit else None,
-        "breaking": commit.breaking if commit else False,
+        "breaking": entry.breaking,
         "description": commit.description if commit else None,
         "body": commit.body if commit else None,
         "footers": [{"token": f.token, "value": f.value} for f in commit.footers] if commit else [],
         "conventional": commit is not None,
         "error": entry.error,
         "from_squash": entry.from_squash,
+        "breaking_notes": list(entry.notes),
     }
 
 
@@ -130,6 +131,14 @@ def plan_json(plan: VersionPlan, released: TagResult | None = None) -> dict[str,
     return {
         "current": str(plan.current) if plan.current else None,
         "current_tag": plan.current_tag,
+        "base": None
+        if plan.base is None
+        else {
+            "tag": plan.base.name,
+            "sha": plan.base.sha,
+            "version": str(plan.base.version),
+            "unprefixed": plan.base_unprefixed,
+        },
         "next": str(plan.next) if plan.next else None,
         "next_tag": plan.next_tag,
         "bump": plan.bump.label,
@@ -142,12 +151,16 @@ def plan_json(plan: VersionPlan, released: TagResult | None = None) -> dict[str,
         "breaking_changes": [
             {
                 "sha": entry.sha,
-                "scope": entry.conventional.scope,
-                "description": entry.conventional.description,
-                "notes": list(entry.conventional.breaking_notes),
+                "scope": entry.conventional.scope if entry.conventional else None,
+                "description": entry.conventional.description
+                if entry.conventional
+                else entry.subject,
+                "notes": list(entry.conventional.breaking_notes)
+                if entry.conventional
+                else list(entry.breaking_notes),
+                "conventional": entry.conventional is not None,
             }
             for entry in plan.breaking
-            if entry.conventional is not None
         ],
         "non_conventional": [
             {"sha": entry.sha, "subject": entry.subject, "error": entry.error}
@@ -184,6 +197,14 @@ def _print_plan(plan: VersionPlan) -> None:
             f"[bold]{current}[/bold] → [bold green]{escape(plan.next_tag or '')}[/bold green]"
             f"  ({why}, {where})"
         )
+    if plan.base is not None:
+        taken = f"base: tag {escape(plan.base.name)} at {plan.base.sha[:7]}"
+        if plan.base_unprefixed:
+            taken += (
+                f" (no 'v': taken as tag_format {escape(plan.manifest.versioning.tag_format)}"
+                ", versioning.accept_unprefixed_tags)"
+            )
+        out.print(taken, style="dim")
     if plan.decisive is not None:
         out.print(
             f"decided by {plan.decisive.sha[:7]} {escape(plan.decisive.subject)}", style="dim"
@@ -197,9 +218,7 @@ def _print_plan(plan: VersionPlan) -> None:
         out.print(f"{len(plan.entries)} change(s) since {since}:")
         out.print(table(["type", "commits"], counts.most_common()))
     for entry in plan.breaking[:_WARNINGS_SHOWN]:
-        if entry.conventional is None:
-            continue
-        for note in entry.conventional.breaking_notes or (entry.conventional.description,):
+        for note in entry.notes:
             out.print(f"[bold red]BREAKING[/bold red] {entry.sha[:7]} {escape(note)}")
     for entry in plan.non_conventional[:_WARNINGS_SHOWN]:
         warn(
@@ -239,6 +258,23 @@ def version(
             "--push", help="With --tag: push the tag (and the release commit) to versioning.remote."
         ),
     ] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Replay this repository's release tags (each from the release tag before "
+            "it), report how often the current rules give the released version, list the "
+            "disagreements and propose the versioning.types / squash rules that match best.",
+        ),
+    ] = False,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="With --calibrate: put the proposed rules into relgate.yaml's versioning "
+            "section (the rest of the file is kept as it is).",
+        ),
+    ] = False,
     branch: BranchOption = None,
     repo: RepoOption = Path(),
     config: ConfigOption = None,
@@ -250,12 +286,28 @@ def version(
     prerelease (1.5.0-rc.2); on a maintenance branch (1.x, 1.2.x) it stays in
     that line. Exit codes: 0 ok (also when there is nothing to release),
     1 conflict or git failure, 2 bad input (invalid relgate.yaml, shallow
-    clone, not a git repository, --strict violations).
+    clone, not a git repository, --strict violations, --calibrate without two
+    release tags).
     """
     from relgate.errors import BadInput
 
     if push and not tag:
         raise BadInput("--push needs --tag: relgate pushes the tag it creates")
+    if write and not calibrate:
+        raise BadInput("--write needs --calibrate: it writes the calibrated rules")
+    if calibrate:
+        if tag or strict:
+            raise BadInput("--calibrate replays the history: it does not take --tag or --strict")
+        from relgate.cli.calibrate import run_calibration
+
+        run_calibration(
+            repo,
+            _manifest(repo, config),
+            config if config is not None else repo / "relgate.yaml",
+            write=write,
+            json_output=json_output,
+        )
+        return
     plan = _plan(repo, config, branch, strict)
     released: TagResult | None = None
     if tag and not plan.nothing_to_release:

@@ -169,6 +169,9 @@ def _largest_bump(
     for entry in entries:
         commit = entry.conventional
         if commit is None:
+            # a non-conventional header whose body has BREAKING CHANGE notes
+            if entry.breaking_notes:
+                return major, entry
             continue
         if commit.breaking:
             return major, entry

@@ -50,10 +50,12 @@ def _heading(
     return f"## {title}"
 
 
-def _item(entry: CommitEntry, commit: ConventionalCommit, text: str, base: str | None) -> str:
+def _item(
+    entry: CommitEntry, commit: ConventionalCommit | None, text: str, base: str | None
+) -> str:
     short = entry.sha[:7]
     ref = f"[{short}]({base}/commit/{entry.sha})" if base else short
-    scope = f"**{commit.scope}:** " if commit.scope else ""
+    scope = f"**{commit.scope}:** " if commit is not None and commit.scope else ""
     # Multi-line breaking notes stay inside their list item.
     text = "\n  ".join(line.rstrip() for line in text.strip().split("\n"))
     return f"- {scope}{text} ({ref})"
@@ -73,13 +75,17 @@ def render_section(
     The heading links ``<repo>/compare/<previous_tag>...<tag>`` when the
     repository URL and both tags are given; each item ends with the short SHA,
     linked to ``<repo>/commit/<sha>`` when the URL is given. Entries that are
-    not conventional, or whose type has no section, are left out. Never raises.
+    not conventional (except their breaking-change notes), or whose type has no
+    section, are left out. Never raises.
     """
     base = _repository_base(repository_url) if repository_url else None
     sections: dict[str, list[str]] = {title: [] for title in SECTIONS}
     for entry in entries:
         commit = entry.conventional
         if commit is None:
+            # not conventional, but breaking: its notes still belong under the heading
+            for note in entry.breaking_notes:
+                sections[BREAKING_SECTION].append(_item(entry, None, note, base))
             continue
         if commit.breaking:
             for note in commit.breaking_notes or (commit.description,):

@@ -4,13 +4,15 @@
 a message that is not conventional is an expected outcome, not an exception.
 ``read_changes`` turns one commit as git stores it into the list of changes it
 carries: none for a merge commit, one for an ordinary commit or a git revert,
-several for a squash merge whose body lists the squashed commits.
+several for a squash merge whose body lists the squashed commits (when its
+header is not conventional, or as ``SquashOptions`` say).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 BREAKING_TOKENS = frozenset({"BREAKING CHANGE", "BREAKING-CHANGE"})
 
@@ -26,6 +28,10 @@ _BREAKING_START = re.compile(r"^BREAKING[ -]CHANGE: ", re.MULTILINE)
 _GIT_REVERT = re.compile(r'Revert "(?P<reverted>.*)"')
 _GIT_REAPPLY = re.compile(r'Reapply "(?P<reapplied>.*)"')
 _PR_SUFFIX = re.compile(r"\s*\(#\d+\)$")
+# A breaking-change footer at the start of any line, even mid-paragraph (a squash
+# bullet's lines are dedented first); an indented one is an example, not a footer.
+_BREAKING_LINE = re.compile(r"^BREAKING[ -]CHANGE: *(?P<note>\S.*)$", re.MULTILINE)
+_BULLET_MARKERS = ("* ", "- ")
 _SQUASH_TRAILER_SEPARATOR = "---------"
 _BOT_MARKERS = ("dependabot", "renovate")
 _TRAILING_BLANKS = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -73,15 +79,58 @@ class RawCommit:
     message: str
 
 
+BulletsMode = Literal["when_header_not_conventional", "always", "never"]
+
+
+@dataclass(frozen=True, slots=True)
+class SquashOptions:
+    """How a squash merge's bullet list (``* feat: x`` lines in the body) is read.
+
+    ``bullets``: when the bullets count as commits of their own:
+    ``when_header_not_conventional`` (the header decides when it is conventional),
+    ``always``, or ``never``. ``breaking_in_bullets``: whether a breaking marker
+    inside the list (a bullet's ``!``, a ``BREAKING CHANGE:`` paragraph under a
+    bullet) makes the change breaking.
+    """
+
+    bullets: BulletsMode = "when_header_not_conventional"
+    breaking_in_bullets: bool = True
+
+
+DEFAULT_SQUASH = SquashOptions()
+
+
 @dataclass(frozen=True)
 class CommitEntry:
-    """One change a commit carries (a squash merge carries several)."""
+    """One change a commit carries (a squash merge carries several).
+
+    ``breaking_notes`` holds the ``BREAKING CHANGE:`` notes of a commit whose
+    header is not conventional (``conventional`` is None): it still counts as
+    breaking. A conventional entry keeps its notes in ``conventional``.
+    """
 
     sha: str
     subject: str
     conventional: ConventionalCommit | None
     error: str | None
     from_squash: bool = False
+    breaking_notes: tuple[str, ...] = ()
+
+    @property
+    def breaking(self) -> bool:
+        """True when this change is breaking, whether its header is conventional or not."""
+        commit = self.conventional
+        return commit.breaking if commit is not None else bool(self.breaking_notes)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The breaking-change notes (a breaking header's description when it has none)."""
+        commit = self.conventional
+        if commit is None:
+            return self.breaking_notes
+        if not commit.breaking:
+            return ()
+        return commit.breaking_notes or (commit.description,)
 
 
 def _normalise(message: str) -> str:
@@ -225,6 +274,7 @@ def _new_entry(
     conventional: ConventionalCommit | None,
     error: str | None,
     from_squash: bool = False,
+    breaking_notes: tuple[str, ...] = (),
 ) -> CommitEntry:
     entry: CommitEntry = _object_new(CommitEntry)
     fields = entry.__dict__
@@ -233,15 +283,42 @@ def _new_entry(
     fields["conventional"] = conventional
     fields["error"] = error
     fields["from_squash"] = from_squash
+    fields["breaking_notes"] = breaking_notes
     return entry
 
 
 def _entry(
-    sha: str, subject: str, parsed: ConventionalCommit | ParseError, from_squash: bool = False
+    sha: str,
+    subject: str,
+    parsed: ConventionalCommit | ParseError,
+    from_squash: bool = False,
+    notes: tuple[str, ...] = (),
 ) -> CommitEntry:
+    """Return the entry of a parsed header, with extra breaking ``notes`` found around it."""
     if isinstance(parsed, ParseError):
-        return _new_entry(sha, subject, None, parsed.reason, from_squash)
+        return _new_entry(sha, subject, None, parsed.reason, from_squash, _unique(notes))
+    if notes:
+        parsed = replace(
+            parsed, breaking=True, breaking_notes=_unique((*parsed.breaking_notes, *notes))
+        )
     return _new_entry(sha, subject, parsed, None, from_squash)
+
+
+def _unique(notes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(notes))
+
+
+def _footer_notes(text: str) -> tuple[str, ...]:
+    """Return the breaking-change notes of ``text`` read as a message body (any header)."""
+    if "BREAKING" not in text:
+        return ()
+    parsed = _parse("x: x", text)
+    notes = parsed.breaking_notes if isinstance(parsed, ConventionalCommit) else ()
+    if notes:
+        return notes
+    # Not where the specification puts footers (mid-paragraph): still a breaking
+    # change, the note running to the end of its line.
+    return tuple(match["note"].strip() for match in _BREAKING_LINE.finditer(text))
 
 
 def _read_git_revert(sha: str, header: str, rest: str) -> CommitEntry | None:
@@ -253,12 +330,13 @@ def _read_git_revert(sha: str, header: str, rest: str) -> CommitEntry | None:
     depth = 0
     inner = header
     while True:
-        match = _GIT_REVERT.fullmatch(inner)
+        # GitHub appends the pull request's number: Revert "fix: x" (#2534)
+        match = _GIT_REVERT.fullmatch(inner) or _GIT_REVERT.fullmatch(_PR_SUFFIX.sub("", inner))
         if match:
             depth += 1
             inner = match["reverted"]
             continue
-        match = _GIT_REAPPLY.fullmatch(inner)
+        match = _GIT_REAPPLY.fullmatch(inner) or _GIT_REAPPLY.fullmatch(_PR_SUFFIX.sub("", inner))
         if match:
             depth += 2
             inner = match["reapplied"]
@@ -294,13 +372,22 @@ def _is_bot(raw: RawCommit) -> bool:
     return name.endswith("[bot]") or any(m in name or m in email for m in _BOT_MARKERS)
 
 
-def _squashed_entries(sha: str, header: str, body: str) -> tuple[list[CommitEntry], str]:
-    """Return the entries of a squash body's conventional bullets and the trailer text.
+@dataclass(frozen=True, slots=True)
+class _Bullet:
+    """One bullet of a squash body: its subject, what it parses as, its breaking notes."""
+
+    subject: str
+    parsed: ConventionalCommit | ParseError
+    notes: tuple[str, ...]
+
+
+def _squash_bullets(body: str) -> tuple[list[_Bullet], str]:
+    """Return the bullets of a squash body and the trailer text (after ``---------``).
 
     ``body`` starts with a bullet; its marker ("* " or "- ") at the start of a
     line begins the next squashed commit. Lines after a bullet, up to the next
     one, are that commit's body and footers (dedented), so a squashed commit's
-    BREAKING CHANGE counts. A bullet that is not conventional gives no entry.
+    BREAKING CHANGE counts, whether its bullet is conventional or not.
     """
     lines = body.split("\n")
     trailer = ""
@@ -309,28 +396,27 @@ def _squashed_entries(sha: str, header: str, body: str) -> tuple[list[CommitEntr
             trailer = "\n".join(lines[index + 1 :])
             lines = lines[:index]
             break
-    own = _PR_SUFFIX.sub("", header).strip()
     marker = body[:2]
     groups: list[tuple[str, list[str]]] = []
-    continuation: list[str] | None = None
     for line in lines:
         if line.startswith(marker):
-            subject = line[2:].strip()
-            if _HEADER.fullmatch(subject):
-                continuation = []
-                groups.append((subject, continuation))
-            else:
-                continuation = None
-        elif continuation is not None:
-            continuation.append(line)
-    entries: list[CommitEntry] = []
+            groups.append((line[2:].strip(), []))
+        elif groups:
+            groups[-1][1].append(line)
+    bullets: list[_Bullet] = []
     for subject, continuation in groups:
-        if _PR_SUFFIX.sub("", subject).strip() == own:
-            continue
         text = "\n".join(_dedent(continuation)).strip("\n")
-        parsed = parse_message(subject + ("\n\n" + text if text else ""))
-        entries.append(_entry(sha, subject, parsed, from_squash=True))
-    return entries, trailer
+        match = _HEADER.fullmatch(subject)
+        if match is not None:
+            parsed = parse_message(subject + ("\n\n" + text if text else ""))
+            notes = parsed.breaking_notes if isinstance(parsed, ConventionalCommit) else ()
+            if isinstance(parsed, ConventionalCommit) and not notes:
+                notes = _footer_notes(text)
+        else:
+            parsed = ParseError(_header_problem(subject))
+            notes = _footer_notes(text)
+        bullets.append(_Bullet(subject, parsed, notes))
+    return bullets, trailer
 
 
 def _dedent(lines: list[str]) -> list[str]:
@@ -339,15 +425,19 @@ def _dedent(lines: list[str]) -> list[str]:
     return [line[2:] if line.startswith("  ") else line.lstrip(" ") for line in lines]
 
 
-def read_changes(raw: RawCommit) -> list[CommitEntry]:
+def read_changes(raw: RawCommit, squash: SquashOptions = DEFAULT_SQUASH) -> list[CommitEntry]:
     """Return the changes ``raw`` carries, each parsed as a Conventional Commit or not.
 
     A merge commit gives [] (the merged commits appear in the log on their own).
-    git's ``Revert "..."`` gives one revert entry. A squash merge whose body starts
-    with a bullet list of conventional headers gives the header's entry plus one
-    entry per conventional bullet, except for commits written by bots. A
-    non-conventional header gives one entry with ``conventional=None`` and the
-    reason in ``error``. Never raises.
+    git's ``Revert "..."`` (with or without GitHub's ``(#123)``) gives one revert
+    entry. A squash merge (a body that starts with a bullet list holding a
+    conventional header, not written by a bot) gives the header's entry, and,
+    when the header is not conventional (or ``squash.bullets`` is ``always``),
+    one entry per conventional bullet; a breaking marker in the list makes the
+    header's entry breaking unless ``squash.breaking_in_bullets`` is False. A
+    non-conventional header gives an entry with ``conventional=None`` and the
+    reason in ``error``, breaking when its body has ``BREAKING CHANGE:`` notes.
+    Never raises.
     """
     if len(raw.parents) > 1:
         return []
@@ -363,23 +453,61 @@ def read_changes(raw: RawCommit) -> list[CommitEntry]:
             return [reverted]
     if rest:
         rest = rest.strip()
-        if rest[:2] in ("* ", "- ") and not _is_bot(raw):
-            first_line = rest.split("\n", 1)[0]
-            if _HEADER.fullmatch(first_line[2:].strip()):
-                squashed, trailer = _squashed_entries(raw.sha, header, rest)
-                own = _parse(header, trailer.strip())
-                return [_entry(raw.sha, header, own), *squashed]
+        if rest[:2] in _BULLET_MARKERS and not _is_bot(raw):
+            squashed = _read_squash(raw.sha, header, rest, squash)
+            if squashed is not None:
+                return squashed
     parsed = _parse(header, rest)
     # The common case, built inline: see _parse on why not through __init__.
     entry: CommitEntry = _object_new(CommitEntry)
     fields = entry.__dict__
     fields["sha"] = raw.sha
     fields["subject"] = header
+    fields["from_squash"] = False
+    fields["breaking_notes"] = ()
     if isinstance(parsed, ParseError):
         fields["conventional"] = None
         fields["error"] = parsed.reason
+        if "BREAKING" in rest and not _is_bot(raw):
+            fields["breaking_notes"] = _unique(_footer_notes(rest))
     else:
         fields["conventional"] = parsed
         fields["error"] = None
-    fields["from_squash"] = False
+        if not parsed.breaking and "BREAKING" in rest and not _is_bot(raw):
+            notes = _footer_notes(rest)
+            if notes:
+                return [_entry(raw.sha, header, parsed, notes=notes)]
     return [entry]
+
+
+def _read_squash(
+    sha: str, header: str, body: str, squash: SquashOptions
+) -> list[CommitEntry] | None:
+    """Read a squash merge; None when the bullet list holds no conventional header."""
+    bullets, trailer = _squash_bullets(body)
+    if not any(isinstance(b.parsed, ConventionalCommit) for b in bullets):
+        return None
+    own = _parse(header, trailer.strip())
+    conventional_header = isinstance(own, ConventionalCommit)
+    if squash.bullets == "always":
+        as_commits = True
+    else:
+        as_commits = squash.bullets == "when_header_not_conventional" and not conventional_header
+    stripped = _PR_SUFFIX.sub("", header).strip()
+    entries: list[CommitEntry] = []
+    notes: list[str] = []
+    for bullet in bullets:
+        parsed = bullet.parsed
+        duplicate = _PR_SUFFIX.sub("", bullet.subject).strip() == stripped
+        if as_commits and isinstance(parsed, ConventionalCommit) and not duplicate:
+            if not squash.breaking_in_bullets and parsed.breaking:
+                parsed = replace(parsed, breaking=False, breaking_notes=())
+            elif bullet.notes and not parsed.breaking:
+                parsed = replace(parsed, breaking=True, breaking_notes=bullet.notes)
+            entries.append(_new_entry(sha, bullet.subject, parsed, None, True))
+        elif squash.breaking_in_bullets:
+            # The header's own entry carries what is not a commit of its own.
+            notes.extend(bullet.notes)
+    if not isinstance(own, ConventionalCommit) or not own.breaking:
+        notes.extend(_footer_notes(trailer))
+    return [_entry(sha, header, own, notes=tuple(notes)), *entries]

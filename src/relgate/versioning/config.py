@@ -27,11 +27,25 @@ def _default_channels() -> dict[str, str]:
     return {"next": "rc", "beta": "beta", "alpha": "alpha"}
 
 
+class SquashConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """How a squash merge's bullet list of commits (``* feat: x`` lines) counts."""
+
+    # when the bullets count as commits of their own: only when the squash's header is
+    # not conventional (the header decides otherwise), always, or never
+    bullets: Literal["when_header_not_conventional", "always", "never"] = (
+        "when_header_not_conventional"
+    )
+    # a bullet's "!" or a BREAKING CHANGE paragraph under a bullet makes the squash breaking
+    breaking_in_bullets: bool = True
+
+
 class VersioningConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """How relgate turns commits into the next version of one service."""
 
     # how release tags are named; {version} is required, {name} is the service
     tag_format: str = "v{version}"
+    # with tag_format "v{version}", also take tags written without the "v" (1.2.3)
+    accept_unprefixed_tags: bool = True
     # monorepo: only commits touching this path (relative to the repository root) count
     path: str | None = None
     # the first release's version
@@ -42,6 +56,8 @@ class VersioningConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
     types: dict[str, BumpName] = msgspec.field(default_factory=_default_types)
     # bump for build(deps), chore(deps) and fix(deps) commits (Dependabot, Renovate)
     dependency_updates: BumpName = "patch"
+    # how squash merges' bodies are read
+    squash: SquashConfig = msgspec.field(default_factory=SquashConfig)
     # branches whose releases are final versions
     release_branches: list[str] = msgspec.field(default_factory=_default_release_branches)
     # branch -> prerelease channel: a release there is X.Y.Z-<channel>.N

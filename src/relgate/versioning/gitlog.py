@@ -51,6 +51,13 @@ class TagFormat:
 
     template: str
     name: str | None = None
+    # with the template "v{version}": also take "1.2.3" (no "v") as a release tag
+    accept_unprefixed: bool = False
+
+    @property
+    def unprefixed(self) -> bool:
+        """True when tags without the template's "v" count too (``accept_unprefixed``)."""
+        return self.accept_unprefixed and self.template == "v{version}"
 
     def __post_init__(self) -> None:
         if "{version}" not in self.template:
@@ -79,12 +86,27 @@ class TagFormat:
     def parse(self, tag: str) -> Version | None:
         """Return the version a tag name carries, or None when it is not a release tag."""
         match = self._regex.fullmatch(tag)
-        if match is None:
+        if match is not None:
+            text = match.group(1)
+        elif self.unprefixed and tag[:1].isdigit():
+            text = tag
+        else:
             return None
         try:
-            return Version.parse(match.group(1))
+            return Version.parse(text)
         except InvalidVersion:
             return None
+
+    def is_unprefixed(self, tag: str) -> bool:
+        """True when ``tag`` is a release tag only thanks to ``accept_unprefixed``."""
+        return self.unprefixed and self._regex.fullmatch(tag) is None
+
+    def ref_globs(self) -> list[str]:
+        """Return the ``refs/tags/…`` patterns that narrow the tags git lists."""
+        globs = [self.ref_glob()]
+        if self.unprefixed:
+            globs.append("refs/tags/[0-9]*")
+        return globs
 
     def ref_glob(self) -> str:
         """Return a ``refs/tags/…*`` pattern that narrows the tags git lists."""
@@ -183,7 +205,9 @@ class GitRepository:
 
         With ``reachable`` only tags whose commit is HEAD or an ancestor of it
         (this walks the whole history; ``log_since`` checks one tag for free).
-        Tags on other objects than commits are skipped.
+        Tags on other objects than commits are skipped. When a version has both
+        a tag in the format and an unprefixed one (``v1.2.3`` and ``1.2.3``), the
+        one in the format is kept.
         """
         if self.head is None:
             return []
@@ -194,7 +218,7 @@ class GitRepository:
         ]
         if reachable:
             args.append(f"--merged={self.head}")
-        args.append(tag_format.ref_glob())
+        args.extend(tag_format.ref_globs())
         tags: list[ReleaseTag] = []
         for line in self.git(*args).decode("utf-8", "surrogateescape").splitlines():
             name, kind, sha, peeled_kind, peeled = [*line.split(" "), "", ""][:5]
@@ -205,13 +229,21 @@ class GitRepository:
             version = tag_format.parse(name)
             if version is not None:
                 tags.append(ReleaseTag(name=name, version=version, sha=sha))
+        if tag_format.unprefixed:
+            formatted = {tag.version for tag in tags if not tag_format.is_unprefixed(tag.name)}
+            tags = [
+                tag
+                for tag in tags
+                if not (tag_format.is_unprefixed(tag.name) and tag.version in formatted)
+            ]
         return tags
 
-    def is_ancestor(self, sha: str) -> bool:
-        """Return True when commit ``sha`` is HEAD or one of its ancestors."""
-        if self.head is None:
+    def is_ancestor(self, sha: str, of: str | None = None) -> bool:
+        """Return True when commit ``sha`` is HEAD (or ``of``) or one of its ancestors."""
+        head = of or self.head
+        if head is None:
             return False
-        proc = _run_git(self.root, ["merge-base", "--is-ancestor", sha, self.head], check=False)
+        proc = _run_git(self.root, ["merge-base", "--is-ancestor", sha, head], check=False)
         if proc.returncode > 1:
             raise ExternalError(f"git merge-base failed: {_stderr(proc) or 'no message'}")
         return proc.returncode == 0
@@ -222,8 +254,11 @@ class GitRepository:
         read: Callable[[RawCommit], Iterable[T]],
         *,
         path: str | None = None,
+        tip: str | None = None,
     ) -> LogSince[T]:
         """Return what ``read`` makes of each commit reachable from HEAD but not from ``base``.
+
+        ``tip`` replaces HEAD (a release tag's commit, to replay that release).
 
         Commits come newest first, and every parent is followed, so the commits
         a merge brought in are read (and the merge commit itself). With ``path``
@@ -232,11 +267,12 @@ class GitRepository:
         is an ancestor of HEAD; without ``path`` it is found in the same walk.
         Raises ExternalError when git fails.
         """
-        if self.head is None:
+        head = tip or self.head
+        if head is None:
             return LogSince(changes=[], reached_base=False, walked=None)
-        if base == self.head:
+        if base == head:
             return LogSince(changes=[], reached_base=True, walked=[])
-        revision = f"{base}..{self.head}" if base else self.head
+        revision = f"{base}..{head}" if base else head
         args = ["-c", "log.showSignature=false", "log", "-z", "--encoding=UTF-8", _LOG_FORMAT]
         if base and not path:
             # a boundary commit is an excluded parent of a listed one: base is one
@@ -261,7 +297,7 @@ class GitRepository:
         if base is None:
             reached = False
         elif path:
-            reached = self.is_ancestor(base)
+            reached = self.is_ancestor(base, head)
         else:
             reached = base in boundary
         return LogSince(changes=changes, reached_base=reached, walked=None if path else walked)

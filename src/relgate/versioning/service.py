@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,8 @@ from relgate.versioning.bump import (
     line_from_branch,
     next_version,
 )
-from relgate.versioning.commits import CommitEntry, read_changes
+from relgate.versioning.commits import CommitEntry, RawCommit, SquashOptions, read_changes
+from relgate.versioning.config import VersioningConfig
 from relgate.versioning.gitlog import GitRepository, LogSince, ReleaseTag, TagFormat
 from relgate.versioning.semver import Version
 
@@ -50,6 +51,10 @@ class VersionPlan:
     breaking: tuple[CommitEntry, ...]
     nothing_to_release: bool
     manifest: Manifest
+    # the release tag taken as the base (None: no release yet), and whether it was
+    # only accepted without tag_format's "v" (8.0.1 under "v{version}")
+    base: ReleaseTag | None = None
+    base_unprefixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,21 +68,47 @@ class TagResult:
     pushed: bool
 
 
+def tag_format_of(manifest: Manifest) -> TagFormat:
+    """Return the release tag format of relgate.yaml (``versioning.tag_format``)."""
+    config = manifest.versioning
+    return TagFormat(
+        config.tag_format, manifest.service, accept_unprefixed=config.accept_unprefixed_tags
+    )
+
+
+def squash_options(config: VersioningConfig) -> SquashOptions:
+    """Return the squash-merge reading options of a ``versioning`` section."""
+    return SquashOptions(
+        bullets=config.squash.bullets, breaking_in_bullets=config.squash.breaking_in_bullets
+    )
+
+
+def reader(squash: SquashOptions) -> Callable[[RawCommit], list[CommitEntry]]:
+    """Return ``read_changes`` with the given squash options."""
+    if squash == SquashOptions():
+        return read_changes
+    return lambda raw: read_changes(raw, squash)
+
+
 def _last_release(
-    git: GitRepository, tag_format: TagFormat, finals: Sequence[ReleaseTag], path: str | None
+    git: GitRepository,
+    tag_format: TagFormat,
+    finals: Sequence[ReleaseTag],
+    path: str | None,
+    read: Callable[[RawCommit], list[CommitEntry]],
 ) -> tuple[ReleaseTag | None, LogSince[CommitEntry]]:
     """Return the highest final release tag reachable from HEAD and the commits since it."""
     ordered = sorted(finals, key=lambda tag: tag.version.precedence_key(), reverse=True)
     if ordered:
         # Usually the highest tag is reachable: one walk lists the commits and proves it.
-        log = git.log_since(ordered[0].sha, read_changes, path=path)
+        log = git.log_since(ordered[0].sha, read, path=path)
         if log.reached_base:
             return ordered[0], log
         reachable = {tag.name for tag in git.release_tags(tag_format, reachable=True)}
         for tag in ordered[1:]:
             if tag.name in reachable:
-                return tag, git.log_since(tag.sha, read_changes, path=path)
-    return None, git.log_since(None, read_changes, path=path)
+                return tag, git.log_since(tag.sha, read, path=path)
+    return None, git.log_since(None, read, path=path)
 
 
 def plan_version(
@@ -100,7 +131,7 @@ def plan_version(
     """
     config = manifest.versioning
     git = GitRepository.open(repo)
-    tag_format = TagFormat(config.tag_format, manifest.service)
+    tag_format = tag_format_of(manifest)
     branch_name = branch or git.branch or ci_branch or None
     channel = config.channels.get(branch_name) if branch_name else None
     line = line_from_branch(branch_name) if branch_name and channel is None else None
@@ -112,7 +143,8 @@ def plan_version(
         for t in tags
         if not t.version.is_prerelease and (line is None or line.contains(t.version))
     ]
-    base, log = _last_release(git, tag_format, finals, config.path)
+    base, log = _last_release(git, tag_format, finals, config.path, reader(squash_options(config)))
+    base_unprefixed = base is not None and tag_format.is_unprefixed(base.name)
     git.check_history_reaches(base, log.walked)
 
     existing: tuple[Version, ...] = ()
@@ -139,14 +171,15 @@ def plan_version(
             f"{count} commit(s) since {since} do not follow Conventional Commits "
             f"('type(scope): description'): {listed}"
         )
-    breaking = tuple(e for e in entries if e.conventional is not None and e.conventional.breaking)
+    breaking = tuple(e for e in entries if e.breaking)
     current = base.version if base else None
     if already_released:
         return VersionPlan(
             root=git.root, head=git.head, branch=branch_name, channel=channel, line=line,
             current=current, current_tag=base.name if base else None, next=None, next_tag=None,
             bump=BumpKind.NONE, decisive=None, entries=(), non_conventional=(), breaking=(),
-            nothing_to_release=True, manifest=manifest,
+            nothing_to_release=True, manifest=manifest, base=base,
+            base_unprefixed=base_unprefixed,
         )  # fmt: skip
     planned = next_version(current, entries, rules, channel=channel, existing=existing, line=line)
     return VersionPlan(
@@ -166,6 +199,8 @@ def plan_version(
         breaking=breaking,
         nothing_to_release=planned.next is None,
         manifest=manifest,
+        base=base,
+        base_unprefixed=base_unprefixed,
     )
 
 

@@ -43,11 +43,18 @@ def test_json_output_has_the_documented_shape(tmp_path: Path) -> None:
         "conventional": True,
         "error": None,
         "from_squash": False,
+        "breaking_notes": [],
     }
     assert by_sha[odd]["conventional"] is False
     assert by_sha[odd]["error"]
     assert doc["breaking_changes"] == [
-        {"sha": feat, "scope": "api", "description": "refunds", "notes": ["/v1 is gone"]}
+        {
+            "sha": feat,
+            "scope": "api",
+            "description": "refunds",
+            "notes": ["/v1 is gone"],
+            "conventional": True,
+        }
     ]
     assert doc["non_conventional"] == [
         {"sha": odd, "subject": "Update things", "error": by_sha[odd]["error"]}

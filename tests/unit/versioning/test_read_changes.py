@@ -13,8 +13,12 @@ from relgate.versioning.commits import (
     ConventionalCommit,
     Footer,
     RawCommit,
+    SquashOptions,
     read_changes,
 )
+
+# The bullets of a squash body read as commits of their own, whatever its header.
+ALWAYS = SquashOptions(bullets="always")
 
 # Machines running the suite may be busy: no per-example deadline (no timing
 # assertions), and no failure when generating examples is slow.
@@ -133,8 +137,8 @@ Co-authored-by: Grace Hopper <grace@example.com>
 """
 
 
-def test_a_squash_body_gives_one_entry_per_conventional_bullet() -> None:
-    entries = read_changes(raw(GITHUB_SQUASH))
+def test_with_bullets_always_a_squash_body_gives_one_entry_per_conventional_bullet() -> None:
+    entries = read_changes(raw(GITHUB_SQUASH), ALWAYS)
     assert summary(entries) == [
         ("feat(api): add search (#42)", "feat", "add search (#42)", False, False),
         ("fix(api): escape the query", "fix", "escape the query", False, True),
@@ -144,7 +148,7 @@ def test_a_squash_body_gives_one_entry_per_conventional_bullet() -> None:
 
 
 def test_a_squashed_commit_keeps_its_body_and_breaking_footer() -> None:
-    entries = read_changes(raw(GITHUB_SQUASH))
+    entries = read_changes(raw(GITHUB_SQUASH), ALWAYS)
     renamed = entries[2].conventional
     assert renamed is not None
     assert renamed.body == "Clients must call /find."
@@ -152,7 +156,7 @@ def test_a_squashed_commit_keeps_its_body_and_breaking_footer() -> None:
 
 
 def test_the_co_author_trailer_belongs_to_the_squash_header() -> None:
-    header = read_changes(raw(GITHUB_SQUASH))[0].conventional
+    header = read_changes(raw(GITHUB_SQUASH), ALWAYS)[0].conventional
     assert header is not None
     assert [(f.token, f.value) for f in header.footers] == [
         ("Co-authored-by", "Grace Hopper <grace@example.com>")
@@ -169,7 +173,7 @@ def test_indented_bullet_bodies_with_dash_markers_are_read() -> None:
         "\n"
         "  BREAKING CHANGE: b replaces c\n"
     )
-    entries = read_changes(raw(message))
+    entries = read_changes(raw(message), ALWAYS)
     assert summary(entries)[1:] == [
         ("fix: a", "fix", "a", False, True),
         ("feat: b", "feat", "b", True, True),
@@ -180,7 +184,7 @@ def test_indented_bullet_bodies_with_dash_markers_are_read() -> None:
 
 
 def test_a_bullet_identical_to_the_header_is_skipped() -> None:
-    entries = read_changes(raw("fix: one\n\n* fix: one\n* fix: two"))
+    entries = read_changes(raw("fix: one\n\n* fix: one\n* fix: two"), ALWAYS)
     assert [e.subject for e in entries] == ["fix: one", "fix: two"]
 
 
