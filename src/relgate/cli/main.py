@@ -56,6 +56,7 @@ _COMMAND_MODULES = {
     "notify": "notify",
     "metrics": "delivery",
     "incident": "delivery",
+    "migrations": "migrations",
 }
 _ALL_MODULES = (
     "versioning",
@@ -68,6 +69,7 @@ _ALL_MODULES = (
     "pipelines",
     "notify",
     "delivery",
+    "migrations",
 )
 
 
