@@ -136,30 +136,41 @@ def _read(path: Path) -> str:
 def _check_file(path: Path, named: bool) -> Checked | None:
     text = _read(path)
     shown = path.as_posix()
-    if path.suffix.lower() == ".py":
-        try:
-            tree = ast.parse(text, filename=shown)
-        except SyntaxError as exc:
-            state = FileState(shown)
-            line = exc.lineno or 1
-            state.add("syntax-error", (line, exc.offset), f"Python: {exc.msg}", (line, line))
-            return _finish(state, "alembic")
-        if not is_revision(tree):
-            if named:
-                raise BadInput(f"{path}: not an Alembic revision (it defines no upgrade())")
-            return None
-        return check_text(text, shown, tree=tree)
+    if path.suffix.lower() != ".py":
+        return check_text(text, shown)
+    tree = _parse_python(text, shown)
+    if isinstance(tree, ast.Module) and not is_revision(tree):
+        if named:
+            raise BadInput(f"{path}: not an Alembic revision (it defines no upgrade())")
+        return None
     return check_text(text, shown)
 
 
-def check_text(text: str, path: str, *, tree: ast.Module | None = None) -> Checked:
-    """Check one file's ``text``: an Alembic revision when ``path`` ends in .py, else SQL."""
+def check_text(text: str, path: str) -> Checked:
+    """Check one file's ``text``: an Alembic revision when ``path`` ends in .py, else SQL.
+
+    A syntax error (SQL or Python) is a ``syntax-error`` finding, never an exception.
+    """
     state = FileState(path)
-    if path.lower().endswith(".py"):
-        check_alembic(text, tree if tree is not None else ast.parse(text, filename=path), state)
-        return _finish(state, "alembic")
-    check_sql(text, state, Locator.of(text))
-    return _finish(state, "sql")
+    if not path.lower().endswith(".py"):
+        check_sql(text, state, Locator.of(text))
+        return _finish(state, "sql")
+    tree = _parse_python(text, path)
+    if isinstance(tree, SyntaxError):
+        line = tree.lineno or 1
+        state.add("syntax-error", (line, tree.offset), f"Python: {tree.msg}", (line, line))
+    else:
+        check_alembic(text, tree, state)
+    return _finish(state, "alembic")
+
+
+def _parse_python(text: str, path: str) -> ast.Module | SyntaxError:
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return exc
+    except ValueError as exc:  # source with NUL bytes
+        return SyntaxError(str(exc), (path, 1, 1, ""))
 
 
 def _finish(state: FileState, kind: str) -> Checked:

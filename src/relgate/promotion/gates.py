@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relgate.promotion.migration_gate import MigrationsGate, StableRelease, evaluate_migrations
 from relgate.promotion.reports import (
     SEVERITIES,
     CoverageReport,
@@ -264,7 +265,8 @@ GateSpec = Annotated[
     | VerifiedInGate
     | SmokeTestsGate
     | ApprovalGate
-    | FreezeGate,
+    | FreezeGate
+    | MigrationsGate,
     Field(discriminator="type"),
 ]
 
@@ -326,6 +328,7 @@ class GateContext:
     now: datetime
     release: str | None = None
     artifact_digest: str | None = None
+    stable: StableRelease | None = None  # the release stable in ``environment`` (migrations)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -360,6 +363,8 @@ def evaluate_gate(spec: GateSpec, ctx: GateContext) -> GateResult:
             return _approval(spec, ctx)
         case FreezeGate():
             return _freeze(spec, ctx)
+        case MigrationsGate():
+            return evaluate_migrations(spec, ctx)
 
 
 def waiting_only_for_approval(results: Sequence[GateResult]) -> bool:

@@ -623,7 +623,9 @@ def _candidate_gates(
     changes; an environment with a freeze gate (which depends on the minute) is
     evaluated every time.
     """
+    from relgate.promotion.anchors import stable_release
     from relgate.promotion.gates import ApprovalItem, EvidenceItem, GateContext, evaluate_gates
+    from relgate.promotion.migration_gate import MigrationsGate
     from relgate.promotion.reports import EvidenceKind
 
     if not picks:
@@ -691,6 +693,7 @@ def _candidate_gates(
             tuple(approval_id for approval_id, _ in waiting),
             tuple(sorted((env_name, b[0]) for env_name, b in base.items() if b is not None)),
             today,
+            env.stable_id,
         )
         if timeless:
             known = _GATES.get(memo)
@@ -712,6 +715,9 @@ def _candidate_gates(
             now=now,
             release=f"{env.service}@{release.version}",
             artifact_digest=release.digest,
+            stable=stable_release(session, service_id, name)
+            if any(isinstance(gate, MigrationsGate) for gate in env_spec.gates)
+            else None,
         )
         result = badges(
             GateView(gate=r.gate, status=str(r.status), reason=r.reason)
