@@ -244,6 +244,7 @@ class _Revision:
         table = call.text(0, "table_name") or "?"
         if not self.state.is_new(table):
             self.add("drop-table", call, f"drops table {table}", span, table)
+            self.locking(call, span, f"dropping {table}", table)
 
     def _rename_table(self, call: _Call, span: tuple[int, int]) -> None:
         old, new = call.text(0, "old_table_name") or "?", call.text(1, "new_table_name") or "?"

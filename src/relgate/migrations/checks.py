@@ -68,6 +68,7 @@ def check_paths(
     path for a missing or unreadable file, a .py file named that is not an
     Alembic revision, or when no migration file is found.
     """
+    keep = _filter(set(only), set(ignore))
     files = list(_files(paths))
     if not files:
         shown = ", ".join(str(path) for path in paths)
@@ -76,7 +77,6 @@ def check_paths(
     if not checked:
         shown = ", ".join(str(path) for path in paths)
         raise BadInput(f"{shown}: no .sql file or Alembic revision (.py with upgrade()) found")
-    keep = _filter(set(only), set(ignore))
     return MigrationReport(
         files=[result.file for result in checked],
         findings=[f for result in checked for f in result.findings if keep(f.rule)],

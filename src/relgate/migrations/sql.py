@@ -209,6 +209,7 @@ class _Statement:
             for table in names:
                 if not self.state.is_new(table):
                     self.add("drop-table", f"drops table {table}", table)
+                    self.state.locking(self.where, self.span, f"DROP TABLE {table}")
         elif node.removeType == OT.OBJECT_INDEX:
             shown = ", ".join(names)
             if node.concurrent:
