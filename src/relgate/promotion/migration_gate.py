@@ -234,3 +234,50 @@ def _listed(labels: list[str]) -> str:
 
 def _s(items: list[MigrationFinding]) -> str:
     return "" if len(items) == 1 else "s"
+
+
+def protection_changes(
+    before: list[MigrationsGate], after: list[MigrationsGate]
+) -> list[tuple[bool, str]]:
+    """(weakens, text) for what ``after``'s migrations gates demand less or more than before.
+
+    Several gates on one environment demand what the strictest of each setting says:
+    only the rules every gate allows, warnings fail if one gate says so, and no stable
+    release is accepted unless every gate accepts it.
+    """
+    old, new = _demands(before), _demands(after)
+    if old is None and new is None:
+        return []
+    if new is None:
+        return [(True, "no longer checks migrations (the migrations gate is removed)")]
+    if old is None:
+        return [(False, "now checks migrations (migrations)")]
+    changes: list[tuple[bool, str]] = []
+    if new[0] - old[0]:
+        changes.append((True, f"migrations: now allows {', '.join(sorted(new[0] - old[0]))}"))
+    if old[0] - new[0]:
+        changes.append(
+            (False, f"migrations: no longer allows {', '.join(sorted(old[0] - new[0]))}")
+        )
+    if old[1] and not new[1]:
+        changes.append((True, "migrations: warnings no longer fail the gate (fail_on)"))
+    elif new[1] and not old[1]:
+        changes.append((False, "migrations: warnings now fail the gate (fail_on: warning)"))
+    if new[2] and not old[2]:
+        changes.append(
+            (True, "migrations: contract changes now pass where no release is stable "
+             "(pass_without_stable)")
+        )  # fmt: skip
+    elif old[2] and not new[2]:
+        changes.append((False, "migrations: contract changes need a stable release everywhere"))
+    return changes
+
+
+def _demands(gates: list[MigrationsGate]) -> tuple[frozenset[str], bool, bool] | None:
+    """(rules allowed by every gate, warnings fail, passes without a stable release)."""
+    if not gates:
+        return None
+    allowed = frozenset.intersection(*(frozenset(gate.allow) for gate in gates))
+    warnings_fail = any(gate.fail_on == "warning" for gate in gates)
+    lenient = all(gate.pass_without_stable for gate in gates)
+    return allowed, warnings_fail, lenient

@@ -12,7 +12,8 @@ threshold loosened (coverage minimum lowered, a vulnerability limit raised or
 dropped, a finding newly accepted, a performance tolerance raised, a
 performance gate passing without a baseline, fewer approvals), the deployer or
 verifier changed or removed, auto-rollback turned off, auto-promotion turned
-on, a freeze window removed or shortened, the protection itself removed, a
+on, a freeze window removed or shortened, a migrations gate removed or
+allowing more, the protection itself removed, a
 protected environment removed, or the order changed so that it is reached
 through fewer environments. Anything that only demands more is a tightening.
 Changes to environments that were not protected are neither.
@@ -21,7 +22,7 @@ Changes to environments that were not protected are neither.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -39,6 +40,7 @@ from relgate.promotion.gates import (
     VerifiedInGate,
     VulnerabilitiesGate,
 )
+from relgate.promotion.migration_gate import MigrationsGate, protection_changes
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.reports import SEVERITIES
 
@@ -218,6 +220,7 @@ class _Demands:
     approvals: int
     freeze_weekly: dict[str, set[int]]
     freeze_dates: list[tuple[datetime, datetime]]
+    migrations: list[MigrationsGate] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -278,6 +281,8 @@ class _Demands:
                             demands.freeze_dates.append(
                                 (start.astimezone(UTC), end.astimezone(UTC))
                             )
+                case MigrationsGate():
+                    demands.migrations.append(gate)
         demands.freeze_weekly = {zone: m for zone, m in demands.freeze_weekly.items() if m}
         return demands
 
@@ -327,6 +332,8 @@ class _Demands:
             yield _T, f"approvals needed raised{was} to {new.approvals}"
 
         yield from self._compare_freezes(new)
+        for weakens, text in protection_changes(self.migrations, new.migrations):
+            yield (_W if weakens else _T), text
 
     def _compare_vulnerabilities(self, new: _Demands) -> Iterable[tuple[Effect, str]]:
         if self.vulnerability_gate and not new.vulnerability_gate:
