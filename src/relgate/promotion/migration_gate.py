@@ -79,7 +79,13 @@ def evaluate_migrations(spec: MigrationsGate, ctx: GateContext) -> GateResult:
     from relgate.promotion.kinds import EvidenceKind
     from relgate.promotion.reports import MigrationReport
 
-    items = [item for item in ctx.evidence if item.kind == EvidenceKind.MIGRATIONS]
+    # release-wide evidence, or evidence for this environment: never another environment's,
+    # which a token scoped to that environment could attach
+    items = [
+        item
+        for item in ctx.evidence
+        if item.kind == EvidenceKind.MIGRATIONS and item.environment in (None, ctx.environment)
+    ]
     release = ctx.release or "SERVICE@VERSION"
     if not items:
         return GateResult(

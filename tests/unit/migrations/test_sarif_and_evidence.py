@@ -143,3 +143,12 @@ def test_a_report_with_too_many_findings_is_refused() -> None:
 
     with pytest.raises(InvalidReport, match="findings: List should have at most 10000 items"):
         parse_report("migrations", json.dumps(document).encode(), "migrations.json")
+
+
+def test_the_docs_list_every_rule_with_its_anchor() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[3] / "docs" / "migrations.md").read_text()
+
+    for rule_id in RULES:
+        assert f'<a id="{rule_id}"></a>`{rule_id}`' in docs, rule_id

@@ -159,3 +159,30 @@ def test_a_report_claiming_a_lower_level_than_the_rule_has_still_fails() -> None
 def test_the_gate_refuses_unknown_rules_in_allow() -> None:
     with pytest.raises(ValidationError, match="unknown rule drop-colum"):
         gate(type="migrations", allow=["drop-colum"])
+
+
+def test_evidence_attached_for_another_environment_does_not_count() -> None:
+    clean = checked(LOCK + "SELECT 1;\n")
+    for_dev = evidence(EvidenceKind.MIGRATIONS, clean, environment="dev")
+    for_here = evidence(EvidenceKind.MIGRATIONS, clean, environment="production")
+
+    elsewhere = evaluate_gate(
+        gate(type="migrations"), context(evidence=[for_dev], release="shop@1.5.0")
+    )
+    here = evaluate_gate(
+        gate(type="migrations"), context(evidence=[for_dev, for_here], release="shop@1.5.0")
+    )
+
+    assert elsewhere.status is GateStatus.MISSING
+    assert here.status is GateStatus.PASSED
+
+
+def test_the_newest_evidence_decides() -> None:
+    unsafe = evidence(EvidenceKind.MIGRATIONS, checked("DROP TABLE t;\n"), age_minutes=5)
+    fixed = evidence(EvidenceKind.MIGRATIONS, checked(LOCK + "SELECT 1;\n"), age_minutes=1)
+
+    result = evaluate_gate(
+        gate(type="migrations"), context(evidence=[fixed, unsafe], release="shop@1.5.0")
+    )
+
+    assert result.status is GateStatus.PASSED
