@@ -61,6 +61,20 @@ def _comments(source: str, state: FileState) -> None:
         return
 
 
+# where an op takes its table; inside batch_alter_table that argument is left out
+_TABLE_AT = {
+    "drop_column": 0,
+    "alter_column": 0,
+    "add_column": 0,
+    "create_index": 1,
+    "drop_index": 1,
+    "create_foreign_key": 1,
+    "create_check_constraint": 1,
+    "create_unique_constraint": 1,
+    "create_primary_key": 1,
+}
+
+
 @dataclass(frozen=True)
 class _Call:
     """One op.* (or batch_op.*) call: its name, arguments, table of the batch, position."""
@@ -70,23 +84,30 @@ class _Call:
     batch: str | None
 
     def arg(self, index: int, keyword: str) -> ast.expr | None:
-        """The argument at ``index`` (counted without the batch's table) or named ``keyword``."""
+        """The argument at ``index`` of op's signature, or named ``keyword``.
+
+        A batch_op call has no table argument: the positions after it move up one.
+        """
         for item in self.node.keywords:
             if item.arg == keyword:
                 return item.value
-        if self.batch is not None:
-            index -= 1
+        table_at = _TABLE_AT.get(self.name)
+        if self.batch is not None and table_at is not None:
+            if index == table_at:
+                return None
+            if index > table_at:
+                index -= 1
         if 0 <= index < len(self.node.args):
             return self.node.args[index]
         return None
 
     def text(self, index: int, keyword: str) -> str | None:
         value = self.arg(index, keyword)
-        return (
-            value.value
-            if isinstance(value, ast.Constant) and isinstance(value.value, str)
-            else None
-        )
+        if isinstance(value, ast.Call) and _function_name(value) == "f" and value.args:
+            value = value.args[0]  # op.f("ix_name"): the name as written
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value.value
+        return None
 
     def table(self, index: int, keyword: str = "table_name") -> str:
         if self.batch is not None:

@@ -157,8 +157,9 @@ def check_text(text: str, path: str) -> Checked:
         return _finish(state, "sql")
     tree = _parse_python(text, path)
     if isinstance(tree, SyntaxError):
-        line = tree.lineno or 1
-        state.add("syntax-error", (line, tree.offset), f"Python: {tree.msg}", (line, line))
+        line = max(tree.lineno or 1, 1)
+        column = tree.offset if tree.offset and tree.offset > 0 else None
+        state.add("syntax-error", (line, column), f"Python: {tree.msg}", (line, line))
     else:
         check_alembic(text, tree, state)
     return _finish(state, "alembic")

@@ -33,7 +33,8 @@ class Locator:
 
     def at(self, offset: int) -> tuple[int, int]:
         """Return the (line, column) of character ``offset`` of the text, in the file."""
-        index = max(bisect.bisect_right(self.starts, max(offset, 0)) - 1, 0)
+        offset = max(offset, 0)
+        index = max(bisect.bisect_right(self.starts, offset) - 1, 0)
         column = offset - self.starts[index] + 1
         if index == 0:
             column += self.column - 1

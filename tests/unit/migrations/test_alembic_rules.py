@@ -228,3 +228,30 @@ def test_a_python_syntax_error_is_a_finding_naming_its_line() -> None:
 
     assert (finding.rule, finding.line) == ("syntax-error", 2)
     assert finding.message.startswith("Python: ")
+
+
+def test_batch_calls_keep_the_arguments_before_the_table_and_op_f_names_are_read() -> None:
+    text = revision(
+        'with op.batch_alter_table("approvals") as batch_op:\n'
+        '    batch_op.create_index("ix_approvals_deployment", ["deployment_id"])\n'
+        "    batch_op.create_foreign_key(\n"
+        '        op.f("fk_approvals_user"), "users", ["user_id"], ["id"]\n'
+        "    )"
+    )
+
+    findings = check_text(text, "versions/0003_x.py").findings
+
+    assert [(f.rule, f.object, f.message) for f in findings] == [
+        (
+            "create-index-non-concurrently",
+            "ix_approvals_deployment",
+            "creates index ix_approvals_deployment on approvals without "
+            "postgresql_concurrently=True",
+        ),
+        (
+            "add-foreign-key-not-valid",
+            "fk_approvals_user",
+            "adds foreign key fk_approvals_user on approvals "
+            "(op.create_foreign_key cannot say NOT VALID)",
+        ),
+    ]
