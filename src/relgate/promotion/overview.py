@@ -623,7 +623,7 @@ def _candidate_gates(
     changes; an environment with a freeze gate (which depends on the minute) is
     evaluated every time.
     """
-    from relgate.promotion.anchors import stable_release
+    from relgate.promotion.anchors import stable_releases
     from relgate.promotion.gates import ApprovalItem, EvidenceItem, GateContext, evaluate_gates
     from relgate.promotion.migration_gate import MigrationsGate
     from relgate.promotion.reports import EvidenceKind
@@ -662,6 +662,9 @@ def _candidate_gates(
                 shown = by_key.get(key)
                 stable_of[key] = shown.stable_id if shown else _stable_release(session, *key)
     baselines = _baselines(session, sorted({i for i in stable_of.values() if i is not None}))
+
+    # the release stable where a migrations gate stands (contract changes wait for it)
+    anchors = stable_releases(session, _with_gate(picks, specs, MigrationsGate))
 
     today = now.date()
     results: dict[tuple[int, str], GateBadges] = {}
@@ -715,9 +718,7 @@ def _candidate_gates(
             now=now,
             release=f"{env.service}@{release.version}",
             artifact_digest=release.digest,
-            stable=stable_release(session, service_id, name)
-            if any(isinstance(gate, MigrationsGate) for gate in env_spec.gates)
-            else None,
+            stable=anchors.get((service_id, name)),
         )
         result = badges(
             GateView(gate=r.gate, status=str(r.status), reason=r.reason)
@@ -727,6 +728,19 @@ def _candidate_gates(
             _GATES.put(memo, result)
         results[(service_id, name)] = result
     return results
+
+
+def _with_gate(
+    picks: Collection[tuple[int, str]], specs: dict[int, _Parsed], kind: type
+) -> set[tuple[int, str]]:
+    """The (service id, environment) pairs of ``picks`` whose gates include one of ``kind``."""
+    found: set[tuple[int, str]] = set()
+    for service_id, name in picks:
+        parsed = specs.get(service_id)
+        env_spec = parsed.environments.get(name) if parsed else None
+        if env_spec is not None and any(isinstance(gate, kind) for gate in env_spec.gates):
+            found.add((service_id, name))
+    return found
 
 
 _STAMPS = itertools.count(1)
