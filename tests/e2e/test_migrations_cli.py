@@ -153,3 +153,18 @@ def test_help_explains_the_command_and_rules_lists_every_rule(tmp_path: Path) ->
     ids = [rule["id"] for rule in json.loads(rules.stdout)]
     assert "drop-column" in ids
     assert "add-foreign-key-not-valid" in ids
+
+
+def test_a_dash_reads_sql_from_standard_input(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RELGATE_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "relgate", "migrations", "check", "-", "--json",
+         "--stdin-name", "upgrade.sql"],
+        input="BEGIN;\nALTER TABLE users DROP COLUMN email;\nCOMMIT;\n",
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["files"][0]["path"] == "upgrade.sql"
+    assert (report["findings"][0]["rule"], report["findings"][0]["line"]) == ("drop-column", 2)

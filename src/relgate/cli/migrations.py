@@ -40,7 +40,7 @@ def check_command(
         list[Path],
         typer.Argument(
             help="SQL files (e.g. `alembic upgrade --sql` output), Alembic revision .py files, "
-            "or folders searched for both.",
+            "or folders searched for both; `-` reads SQL from standard input.",
             metavar="PATH",
             show_default=False,
         ),
@@ -65,6 +65,10 @@ def check_command(
         list[str] | None,
         typer.Option("--ignore", help="Do not check this rule (repeat it).", metavar="RULE"),
     ] = None,
+    stdin_name: Annotated[
+        str,
+        typer.Option("--stdin-name", help="The file name findings in `-` (standard input) carry."),
+    ] = "stdin.sql",
     docs_url: Annotated[
         str | None,
         typer.Option(
@@ -92,7 +96,9 @@ def check_command(
     from relgate.migrations.checks import check_paths
     from relgate.migrations.sarif import to_sarif
 
-    report = check_paths(paths, only=rules or (), ignore=ignore or ())
+    report = check_paths(
+        paths, only=rules or (), ignore=ignore or (), stdin=_stdin, stdin_name=stdin_name
+    )
     chosen = OutputFormat.JSON if json_output else output_format
     if chosen is OutputFormat.JSON:
         print_json(report.model_dump(mode="json"))
@@ -102,6 +108,17 @@ def check_command(
         _print_report(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _stdin() -> str:
+    import sys
+
+    from relgate.errors import BadInput
+
+    try:
+        return sys.stdin.buffer.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"standard input: not UTF-8 text (byte {exc.start})") from None
 
 
 @migrations_app.command("rules")

@@ -17,7 +17,7 @@ its annotations:
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -60,15 +60,27 @@ def check_paths(
     *,
     only: Iterable[str] = (),
     ignore: Iterable[str] = (),
+    stdin: Callable[[], str] | None = None,
+    stdin_name: str = "stdin.sql",
 ) -> MigrationReport:
     """Check every migration file in ``paths`` (files, or folders searched recursively).
 
     ``only`` keeps just those rules, ``ignore`` drops those (syntax errors and
-    bad annotations are always reported). Raises BadInput (exit 2) naming the
-    path for a missing or unreadable file, a .py file named that is not an
-    Alembic revision, or when no migration file is found.
+    bad annotations are always reported). A path ``-`` is the text ``stdin()``
+    returns (SQL, e.g. ``alembic upgrade --sql``), named ``stdin_name``.
+    Raises BadInput (exit 2) naming the path for a missing or unreadable file,
+    a .py file named that is not an Alembic revision, or when no migration file
+    is found.
     """
     keep = _filter(set(only), set(ignore))
+    if stdin is not None and any(str(path) == "-" for path in paths):
+        text = stdin()
+        paths = [path for path in paths if str(path) != "-"]
+        piped = [check_text(text, stdin_name)]
+    else:
+        piped = []
+    if piped and not paths:
+        return _report(piped, keep)
     files = list(_files(paths))
     if not files:
         shown = ", ".join(str(path) for path in paths)
@@ -77,6 +89,10 @@ def check_paths(
     if not checked:
         shown = ", ".join(str(path) for path in paths)
         raise BadInput(f"{shown}: no .sql file or Alembic revision (.py with upgrade()) found")
+    return _report(piped + checked, keep)
+
+
+def _report(checked: list[Checked], keep: _Keep) -> MigrationReport:
     return MigrationReport(
         files=[result.file for result in checked],
         findings=[f for result in checked for f in result.findings if keep(f.rule)],
@@ -272,7 +288,8 @@ def _comment_body(comment: str) -> str:
         if body.startswith(marker):
             body = body[len(marker) :]
             break
-    return body.removesuffix("*/").strip()
+    # Alembic's offline SQL ends op.execute("-- comment") with a semicolon
+    return body.removesuffix("*/").strip().rstrip(";").rstrip()
 
 
 def _contract_for(raw: Raw, contracts: list[_Contract]) -> str | None:
