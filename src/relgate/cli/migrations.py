@@ -81,8 +81,10 @@ def check_command(
 ) -> None:
     """Check migrations for changes the previous release cannot survive or that lock tables.
 
-    Reads .sql files with PostgreSQL's own parser (pglast) and Alembic
-    revisions' upgrade() op.* calls (op.execute SQL included). Each finding
+    PATH…: .sql files (e.g. `alembic upgrade --sql` output), Alembic revision
+    .py files, folders searched for both, or `-` for SQL on standard input.
+    Reads SQL with PostgreSQL's own parser (pglast) and Alembic revisions'
+    upgrade() op.* calls (op.execute SQL included). Each finding
     names the file, line, rule, why it is unsafe and the expand-contract steps
     that make it safe. Suppress one with `-- relgate:ignore RULE reason` (`#`
     in Python) on or above the statement; declare a drop or rename as the

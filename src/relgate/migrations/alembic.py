@@ -75,6 +75,26 @@ _TABLE_AT = {
 }
 
 
+# the op.* methods checked (each has a handler ``_<name>`` below)
+_OPS = frozenset(
+    {
+        "execute",
+        "create_table",
+        "drop_table",
+        "rename_table",
+        "drop_column",
+        "alter_column",
+        "add_column",
+        "create_index",
+        "drop_index",
+        "create_foreign_key",
+        "create_check_constraint",
+        "create_unique_constraint",
+        "create_primary_key",
+    }
+)
+
+
 @dataclass(frozen=True)
 class _Call:
     """One op.* (or batch_op.*) call: its name, arguments, table of the batch, position."""
@@ -181,6 +201,8 @@ class _Revision:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
                 self.statement(child)
+            elif isinstance(child, ast.ExceptHandler | ast.match_case):
+                self.body(child.body)
 
     def _with(self, node: ast.With | ast.AsyncWith) -> None:
         autocommit = any(_is_autocommit(item.context_expr) for item in node.items)
@@ -218,9 +240,8 @@ class _Revision:
         span = (node.lineno, node.end_lineno or node.lineno)
         self.state.statements += 1
         self.state.spans.append(span)
-        handler = getattr(self, f"_{method}", None)
-        if handler is not None:
-            handler(call, span)
+        if method in _OPS:
+            getattr(self, f"_{method}")(call, span)
 
     # ------------------------------------------------------------ helpers
 

@@ -255,3 +255,20 @@ def test_batch_calls_keep_the_arguments_before_the_table_and_op_f_names_are_read
             "(op.create_foreign_key cannot say NOT VALID)",
         ),
     ]
+
+
+def test_calls_in_loops_conditions_and_handlers_are_read_and_unknown_ops_ignored() -> None:
+    body = """
+        for table in ("a", "b"):
+            op.drop_column(table, "c")
+        if True:
+            op.drop_table("old")
+        try:
+            op.rename_table("x", "y")
+        except Exception:
+            op.drop_table("older")
+        op.column("not an op")
+        op.unique("neither")
+    """
+
+    assert found(body) == ["drop-column", "drop-table", "rename-table", "drop-table"]
