@@ -617,7 +617,7 @@ def evidence_add(
             "--kind",
             help="tests: JUnit XML; coverage: coverage.py JSON or Cobertura XML; "
             "vulnerabilities: Trivy/Grype JSON or SARIF; smoke: JUnit XML or JSON; "
-            "performance, custom: JSON.",
+            "performance, custom: JSON; migrations: `relgate migrations check --json`.",
         ),
     ],
     file: Annotated[Path, typer.Option("--file", help="The report file.", show_default=False)],

@@ -57,6 +57,7 @@ _COMMAND_MODULES = {
     "metrics": "delivery",
     "incident": "delivery",
     "rehearse": "rehearse",
+    "migrations": "migrations",
 }
 _ALL_MODULES = (
     "versioning",
@@ -70,6 +71,7 @@ _ALL_MODULES = (
     "notify",
     "delivery",
     "rehearse",
+    "migrations",
 )
 
 

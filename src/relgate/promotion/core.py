@@ -173,6 +173,7 @@ class PromotionCore:
         requested_by: str | None,
         deployment: DeploymentRow | None,
     ) -> list[GateView]:
+        from relgate.promotion.anchors import stable_release
         from relgate.promotion.gates import (
             ApprovalItem,
             EvidenceItem,
@@ -180,6 +181,7 @@ class PromotionCore:
             PerformanceGate,
             evaluate_gates,
         )
+        from relgate.promotion.migration_gate import MigrationsGate
         from relgate.promotion.rehearsal_store import rehearsal_facts
         from relgate.promotion.reports import EvidenceKind, PerformanceReport, load_report
 
@@ -240,6 +242,9 @@ class PromotionCore:
             release=f"{svc.name}@{release.version}",
             artifact_digest=release.digest,
             rehearsal=rehearsal_facts(session, svc.id, env_spec, release.id, release.version),
+            stable=stable_release(session, svc.id, env_spec.name)
+            if any(isinstance(gate, MigrationsGate) for gate in env_spec.gates)
+            else None,
         )
         return [
             GateView(gate=result.gate, status=str(result.status), reason=result.reason)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relgate.promotion.migration_gate import MigrationsGate, StableRelease, evaluate_migrations
 from relgate.promotion.rehearsal import RehearsalFacts, RollbackRehearsedGate, judge
 from relgate.promotion.reports import (
     SEVERITIES,
@@ -266,7 +267,8 @@ GateSpec = Annotated[
     | SmokeTestsGate
     | ApprovalGate
     | FreezeGate
-    | RollbackRehearsedGate,
+    | RollbackRehearsedGate
+    | MigrationsGate,
     Field(discriminator="type"),
 ]
 
@@ -330,6 +332,7 @@ class GateContext:
     artifact_digest: str | None = None
     # the deployment histories a rollback_rehearsed gate reads (relgate.promotion.rehearsal)
     rehearsal: RehearsalFacts | None = None
+    stable: StableRelease | None = None  # the release stable in ``environment`` (migrations)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
@@ -367,6 +370,8 @@ def evaluate_gate(spec: GateSpec, ctx: GateContext) -> GateResult:
         case RollbackRehearsedGate():
             status, reason = judge(spec, ctx.rehearsal, ctx.environment, ctx.release)
             return GateResult(spec.type, GateStatus(status), reason)
+        case MigrationsGate():
+            return evaluate_migrations(spec, ctx)
 
 
 def waiting_only_for_approval(results: Sequence[GateResult]) -> bool:

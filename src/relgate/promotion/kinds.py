@@ -13,3 +13,4 @@ class EvidenceKind(StrEnum):
     PERFORMANCE = "performance"
     SMOKE = "smoke"
     CUSTOM = "custom"
+    MIGRATIONS = "migrations"

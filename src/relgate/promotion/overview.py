@@ -273,11 +273,6 @@ class _Lru:
                 self._items.popitem(last=False)
 
 
-_PIPELINES = _Lru(4096)
-_REPORTS = _Lru(50000)
-_GATES = _Lru(50000)
-
-
 @dataclass(slots=True)
 class _Env:
     service_id: int
@@ -476,12 +471,13 @@ class OverviewViews(PromotionCore):
             head = int(session.scalar(select(func.max(AuditRow.seq))) or 0)
             envs = self._overview_envs(session, principal, services)
             service_ids = {e.service_id for e in envs}
-            specs = _pipelines(session, service_ids)
+            kept = _overview_cache(self)
+            specs = _pipelines(session, service_ids, kept.pipelines)
             window = _window(service_ids)
             recent = _recent_releases(session, service_ids, window)
             deployed = _deployed(session, window)
             picks = _candidates(envs, recent, deployed)
-            gates = _candidate_gates(session, envs, picks, specs, deployed, window, now)
+            gates = _candidate_gates(session, envs, picks, specs, deployed, window, now, kept)
             flags = _flags_on(session, {e.name for e in envs})
         by_service: dict[str, list[Cell]] = defaultdict(list)
         waiting: list[WaitingApproval] = []
@@ -614,6 +610,7 @@ def _candidate_gates(
     deployed: _Deployed,
     window: Any,
     now: datetime,
+    kept: _OverviewCache,
 ) -> dict[tuple[int, str], GateBadges]:
     """Evaluate each candidate's gates, reading every fact they need in a few queries.
 
@@ -623,13 +620,17 @@ def _candidate_gates(
     changes; an environment with a freeze gate (which depends on the minute) is
     evaluated every time.
     """
+    from relgate.promotion.anchors import stable_releases
     from relgate.promotion.gates import ApprovalItem, EvidenceItem, GateContext, evaluate_gates
+    from relgate.promotion.migration_gate import MigrationsGate
     from relgate.promotion.rehearsal_store import rehearsal_facts
     from relgate.promotion.reports import EvidenceKind
 
     if not picks:
         return {}
-    evidence = _evidence(session, window, {release.id for release, _ in picks.values()})
+    evidence = _evidence(
+        session, window, {release.id for release, _ in picks.values()}, kept.reports
+    )
     approvals: dict[int, list[tuple[int, ApprovalItem]]] = defaultdict(list)
     if any(holder is not None for _, holder in picks.values()):
         holding = select(EnvironmentRow.holder_deployment_id).where(
@@ -661,6 +662,9 @@ def _candidate_gates(
                 shown = by_key.get(key)
                 stable_of[key] = shown.stable_id if shown else _stable_release(session, *key)
     baselines = _baselines(session, sorted({i for i in stable_of.values() if i is not None}))
+
+    # the release stable where a migrations gate stands (contract changes wait for it)
+    anchors = stable_releases(session, _with_gate(picks, specs, MigrationsGate))
 
     today = now.date()
     results: dict[tuple[int, str], GateBadges] = {}
@@ -694,9 +698,10 @@ def _candidate_gates(
             tuple(approval_id for approval_id, _ in waiting),
             tuple(sorted((env_name, b[0]) for env_name, b in base.items() if b is not None)),
             today,
+            env.stable_id,
         )
         if timeless:
-            known = _GATES.get(memo)
+            known = kept.gates.get(memo)
             if known is not None:
                 results[(service_id, name)] = known
                 continue
@@ -716,15 +721,29 @@ def _candidate_gates(
             release=f"{env.service}@{release.version}",
             artifact_digest=release.digest,
             rehearsal=rehearsal,
+            stable=anchors.get((service_id, name)),
         )
         result = badges(
             GateView(gate=r.gate, status=str(r.status), reason=r.reason)
             for r in evaluate_gates(env_spec.gates, context)
         )
         if timeless:
-            _GATES.put(memo, result)
+            kept.gates.put(memo, result)
         results[(service_id, name)] = result
     return results
+
+
+def _with_gate(
+    picks: Collection[tuple[int, str]], specs: dict[int, _Parsed], kind: type
+) -> set[tuple[int, str]]:
+    """The (service id, environment) pairs of ``picks`` whose gates include one of ``kind``."""
+    found: set[tuple[int, str]] = set()
+    for service_id, name in picks:
+        parsed = specs.get(service_id)
+        env_spec = parsed.environments.get(name) if parsed else None
+        if env_spec is not None and any(isinstance(gate, kind) for gate in env_spec.gates):
+            found.add((service_id, name))
+    return found
 
 
 _STAMPS = itertools.count(1)
@@ -741,8 +760,15 @@ class _Kept:
 
 @dataclass
 class _OverviewCache:
+    """What one service object keeps between reads: whole overviews, and by row id the
+    parsed pipelines, parsed evidence and gate badges (ids name rows of its one database:
+    a cache shared by the process mixed up two databases' rows, e.g. test after test)."""
+
     lock: threading.Lock = field(default_factory=threading.Lock)
     entries: dict[Any, _Kept] = field(default_factory=dict)
+    pipelines: _Lru = field(default_factory=lambda: _Lru(4096))
+    reports: _Lru = field(default_factory=lambda: _Lru(50000))
+    gates: _Lru = field(default_factory=lambda: _Lru(50000))
 
 
 def _overview_cache(owner: object) -> _OverviewCache:
@@ -813,7 +839,7 @@ class _Parsed:
         )
 
 
-def _pipelines(session: Session, service_ids: set[int]) -> dict[int, _Parsed]:
+def _pipelines(session: Session, service_ids: set[int], kept: _Lru) -> dict[int, _Parsed]:
     """service id -> its pipeline in force (the newest active revision), parsed once per row."""
     if not service_ids:
         return {}
@@ -832,7 +858,7 @@ def _pipelines(session: Session, service_ids: set[int]) -> dict[int, _Parsed]:
     specs: dict[int, _Parsed] = {}
     missing: dict[int, int] = {}
     for service_id, pipeline_id in newest.items():
-        cached = _PIPELINES.get(pipeline_id)
+        cached = kept.get(pipeline_id)
         if cached is not None:
             specs[service_id] = cached
         else:
@@ -845,7 +871,7 @@ def _pipelines(session: Session, service_ids: set[int]) -> dict[int, _Parsed]:
                 parsed = _Parsed.of(pipeline_id, PipelineSpec.model_validate(spec))
             except ValueError:
                 continue
-            _PIPELINES.put(pipeline_id, parsed)
+            kept.put(pipeline_id, parsed)
             specs[missing[pipeline_id]] = parsed
     return specs
 
@@ -961,7 +987,7 @@ def _candidates(
 
 
 def _evidence(
-    session: Session, window: Any, wanted: set[int]
+    session: Session, window: Any, wanted: set[int], reports: _Lru
 ) -> dict[int, list[tuple[int, str, str | None, Any, datetime]]]:
     """release id (of ``wanted``) -> its evidence (id, kind, environment, report, time), in order.
 
@@ -983,7 +1009,7 @@ def _evidence(
     facts: dict[int, tuple[int, str, str | None, Any, datetime]] = {}
     unread = []
     for evidence_id, _ in rows:
-        cached = _REPORTS.get(evidence_id)
+        cached = reports.get(evidence_id)
         if cached is None:
             unread.append(evidence_id)
         else:
@@ -1004,7 +1030,7 @@ def _evidence(
             except Exception:  # a stored report of an older format: the gate says it is not one
                 report = _Unreadable()
             item = (evidence_id, kind, environment, report, as_utc(created_at))
-            _REPORTS.put(evidence_id, item)
+            reports.put(evidence_id, item)
             facts[evidence_id] = item
     found: dict[int, list[tuple[int, str, str | None, Any, datetime]]] = defaultdict(list)
     for evidence_id, release_id in rows:

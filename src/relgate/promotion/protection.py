@@ -12,7 +12,8 @@ threshold loosened (coverage minimum lowered, a vulnerability limit raised or
 dropped, a finding newly accepted, a performance tolerance raised, a
 performance gate passing without a baseline, fewer approvals), the deployer or
 verifier changed or removed, auto-rollback turned off, auto-promotion turned
-on, a freeze window removed or shortened, the protection itself removed, a
+on, a freeze window removed or shortened, a migrations gate removed or
+allowing more, the protection itself removed, a
 protected environment removed, or the order changed so that it is reached
 through fewer environments. Anything that only demands more is a tightening.
 Changes to environments that were not protected are neither.
@@ -39,6 +40,7 @@ from relgate.promotion.gates import (
     VerifiedInGate,
     VulnerabilitiesGate,
 )
+from relgate.promotion.migration_gate import MigrationsGate, protection_changes
 from relgate.promotion.pipeline import EnvironmentSpec, PipelineSpec
 from relgate.promotion.rehearsal import RollbackRehearsedGate
 from relgate.promotion.reports import SEVERITIES
@@ -220,6 +222,7 @@ class _Demands:
     freeze_weekly: dict[str, set[int]]
     freeze_dates: list[tuple[datetime, datetime]]
     rehearsed_in: set[str] = field(default_factory=set)
+    migrations: list[MigrationsGate] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -282,6 +285,8 @@ class _Demands:
                             demands.freeze_dates.append(
                                 (start.astimezone(UTC), end.astimezone(UTC))
                             )
+                case MigrationsGate():
+                    demands.migrations.append(gate)
         demands.freeze_weekly = {zone: m for zone, m in demands.freeze_weekly.items() if m}
         return demands
 
@@ -335,6 +340,8 @@ class _Demands:
             yield _W, f"no longer needs a rollback rehearsal in {target} (rollback_rehearsed)"
         for target in sorted(new.rehearsed_in - self.rehearsed_in):
             yield _T, f"now needs a rollback rehearsal in {target} (rollback_rehearsed)"
+        for weakens, text in protection_changes(self.migrations, new.migrations):
+            yield (_W if weakens else _T), text
 
     def _compare_vulnerabilities(self, new: _Demands) -> Iterable[tuple[Effect, str]]:
         if self.vulnerability_gate and not new.vulnerability_gate:

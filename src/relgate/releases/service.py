@@ -63,6 +63,7 @@ REPORT_MEDIA_TYPES = {
     "sarif": "application/sarif+json",
     "cobertura": "application/xml",
     "junit": "application/xml",
+    "relgate-migrations": "application/json",
 }
 
 

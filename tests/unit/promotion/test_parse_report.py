@@ -25,7 +25,7 @@ def test_an_unknown_kind_lists_the_valid_kinds() -> None:
 
     assert str(caught.value) == (
         "unknown evidence kind 'sbom'; valid kinds: "
-        "tests, coverage, vulnerabilities, performance, smoke, custom"
+        "tests, coverage, vulnerabilities, performance, smoke, custom, migrations"
     )
     assert caught.value.code == "invalid_report"
     assert caught.value.exit_code == 2

@@ -2,9 +2,9 @@
 
 ``parse_report(kind, data, filename)`` tells the format within a kind from the
 content (JUnit XML; coverage.py JSON or Cobertura XML; Trivy JSON, Grype JSON
-or SARIF; metrics JSON; custom JSON); ``load_report(kind, stored)`` re-creates
-a model from its ``model_dump(mode="json")``. Both raise InvalidReport with a
-message that names the file and what is wrong.
+or SARIF; metrics JSON; custom JSON; ``relgate migrations check --json``);
+``load_report(kind, stored)`` re-creates a model from its ``model_dump(mode="json")``.
+Both raise InvalidReport with a message that names the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from relgate.promotion.kinds import EvidenceKind
 from relgate.promotion.reports.coverage import CoverageReport, parse_coverage
 from relgate.promotion.reports.custom import CustomReport, parse_custom
 from relgate.promotion.reports.junit import TestReport, parse_junit
+from relgate.promotion.reports.migrations import MigrationReport, parse_migrations
 from relgate.promotion.reports.performance import PerformanceReport, parse_performance
 from relgate.promotion.reports.reading import MAX_REPORT_BYTES, check_size, looks_like_xml
 from relgate.promotion.reports.vulnerabilities import (
@@ -36,6 +37,7 @@ __all__ = [
     "CustomReport",
     "EvidenceKind",
     "Finding",
+    "MigrationReport",
     "PerformanceReport",
     "Report",
     "Severity",
@@ -47,7 +49,14 @@ __all__ = [
 ]
 
 
-Report = TestReport | CoverageReport | VulnerabilityReport | PerformanceReport | CustomReport
+Report = (
+    TestReport
+    | CoverageReport
+    | VulnerabilityReport
+    | PerformanceReport
+    | CustomReport
+    | MigrationReport
+)
 
 _VALID_KINDS = ", ".join(kind.value for kind in EvidenceKind)
 
@@ -67,6 +76,7 @@ _PARSERS: dict[EvidenceKind, Callable[[bytes, str], Report]] = {
     EvidenceKind.VULNERABILITIES: parse_vulnerabilities,
     EvidenceKind.PERFORMANCE: parse_performance,
     EvidenceKind.CUSTOM: parse_custom,
+    EvidenceKind.MIGRATIONS: parse_migrations,
 }
 
 # every report format each kind accepts, by the model's ``format`` value
@@ -81,6 +91,7 @@ _MODELS: dict[EvidenceKind, dict[str, type[BaseModel]]] = {
     },
     EvidenceKind.PERFORMANCE: {"metrics-json": PerformanceReport},
     EvidenceKind.CUSTOM: {"custom-json": CustomReport},
+    EvidenceKind.MIGRATIONS: {"relgate-migrations": MigrationReport},
 }
 
 
