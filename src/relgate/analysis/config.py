@@ -192,7 +192,9 @@ class ScrapeProviderSpec(BaseModel):
             try:
                 re2.compile(render_plain(pattern, dict.fromkeys(VARIABLES, "x")))
             except re2.error as exc:
-                raise ValueError(f"the pattern of {label} is not a regular expression: {exc}")
+                raise ValueError(
+                    f"the pattern of {label} is not a regular expression: {exc}"
+                ) from None
         return value
 
     @model_validator(mode="after")

@@ -72,6 +72,17 @@ class AnalysisRun:
         spec = self.spec
         start = self._clock.now()
         self._begin(start)
+        try:
+            windows, cancelled = self._windows(start)
+        finally:
+            for provider in self._providers.values():
+                if not isinstance(provider, ProviderError):
+                    provider.close()
+        return self._result(windows, cancelled)
+
+    def _windows(self, start: datetime) -> tuple[int, bool]:
+        """Measure the windows; returns how many were measured and whether a cancel came."""
+        spec = self.spec
         windows = 0
         cancelled = False
         for window in range(1, spec.count + 1):
@@ -83,11 +94,11 @@ class AnalysisRun:
             if self._cancel.is_set():
                 cancelled = True
                 break
-            self.measure_window(window)
+            self._measure_window(window)
             windows = window
             if self._failed_early():
                 break
-        return self._result(windows, cancelled)
+        return windows, cancelled
 
     def _begin(self, at: datetime) -> None:
         for metric in self.spec.metrics:
@@ -116,7 +127,7 @@ class AnalysisRun:
             requests=metric.comparative is not None and metric.comparative.min_requests is not None,
         )
 
-    def measure_window(self, window: int) -> list[Measurement]:
+    def _measure_window(self, window: int) -> list[Measurement]:
         """Measure every metric once, as window number ``window``; returns the measurements."""
         taken = [self._measure(metric, window) for metric in self.spec.metrics]
         for measurement in taken:
@@ -127,9 +138,7 @@ class AnalysisRun:
 
     def _measure(self, metric: MetricSpec, window: int) -> Measurement:
         at = self._clock.now()
-        provider = self._providers.get(metric.name)
-        if provider is None:
-            provider = self._providers[metric.name] = self._registry.create(metric.provider)
+        provider = self._providers[metric.name]
         readings: dict[Side, Reading] = {}
         try:
             if isinstance(provider, ProviderError):

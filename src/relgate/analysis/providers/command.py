@@ -123,6 +123,9 @@ class CommandProvider:
             spec.cwd if base_dir is None or spec.cwd is None else os.path.join(base_dir, spec.cwd)
         )
 
+    def close(self) -> None:
+        """Nothing is held between two readings."""
+
     def begin(self, query: MetricQuery) -> None:
         """Nothing to prepare: the command reads the window itself."""
 

@@ -33,3 +33,7 @@ class MetricProvider(Protocol):
         when the metric cannot be read.
         """
         ...
+
+    def close(self) -> None:
+        """Release what the provider holds (its HTTP connections); called when the run ends."""
+        ...

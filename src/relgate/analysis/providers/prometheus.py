@@ -39,6 +39,8 @@ class PrometheusProvider:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
+        # a client given is the caller's to close; one made here is closed by close()
+        self._owned = client is None
         self._client = client or httpx.Client()
         self._headers: dict[str, str] = {}
         if spec.bearer_token_env is not None:
@@ -49,6 +51,11 @@ class PrometheusProvider:
                     f"Prometheus at {spec.address})"
                 )
             self._headers["Authorization"] = f"Bearer {token}"
+
+    def close(self) -> None:
+        """Close the HTTP client made here (not one that was given)."""
+        if self._owned:
+            self._client.close()
 
     def begin(self, query: MetricQuery) -> None:
         """Nothing to prepare: Prometheus keeps the history."""

@@ -113,6 +113,8 @@ class ScrapeProvider:
 
     def __init__(self, spec: ScrapeProviderSpec, *, client: httpx.Client | None = None) -> None:
         self.spec = spec
+        # a client given is the caller's to close; one made here is closed by close()
+        self._owned = client is None
         self._client = client or httpx.Client()
         self._last: dict[Side, Scrape] = {}
 
@@ -138,6 +140,11 @@ class ScrapeProvider:
         except UnicodeDecodeError:
             raise ProviderError(f"{where} is not UTF-8 text") from None
         return parse_scrape(text, where)
+
+    def close(self) -> None:
+        """Close the HTTP client made here (not one that was given)."""
+        if self._owned:
+            self._client.close()
 
     def begin(self, query: MetricQuery) -> None:
         """Take the first scrape of the side, which the first window measures from."""
