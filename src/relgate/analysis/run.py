@@ -69,7 +69,6 @@ class AnalysisRun:
         measurement. A cancelled run is inconclusive with ``cancelled`` set; its
         caller decides what the cancel meant.
         """
-        spec = self.spec
         start = self._clock.now()
         self._begin(start)
         try:
