@@ -48,7 +48,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 def promql_duration(seconds: float) -> str:
     """Return a PromQL duration literal for ``seconds``: ``30s``, ``90s``, ``1500ms``."""
-    millis = round(seconds * 1000)
+    # PromQL durations are whole milliseconds at least; never 0s, which no range takes
+    millis = max(round(seconds * 1000), 1)
     if millis % 1000 == 0:
         return f"{millis // 1000}s"
-    return f"{max(millis, 1)}ms"
+    return f"{millis}ms"

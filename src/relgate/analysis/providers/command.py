@@ -83,7 +83,7 @@ def parse_output(text: str) -> Reading:
     if data is None:
         return Reading()
     if isinstance(data, list):
-        return Reading(samples=_numbers(data, "the list"))
+        return Reading(samples=_numbers(data, "sample"))
     if isinstance(data, dict):
         unknown = set(data) - {"value", "values", "requests"}
         if unknown:
@@ -94,10 +94,10 @@ def parse_output(text: str) -> Reading:
         requests = data.get("requests")
         return Reading(
             value=None if value is None else _number(value, "value"),
-            samples=_numbers(data.get("values") or [], "values"),
+            samples=_numbers(data.get("values") or [], "sample"),
             requests=None if requests is None else _number(requests, "requests"),
         )
-    return Reading(value=_number(data, "the output"))
+    return Reading(value=_number(data, "output"))
 
 
 def _number(value: Any, what: str) -> float:
@@ -109,7 +109,7 @@ def _number(value: Any, what: str) -> float:
 def _numbers(values: Any, what: str) -> tuple[float, ...]:
     if not isinstance(values, list) or len(values) > _MAX_SAMPLES:
         raise ProviderError(
-            f"the command's {what} must be a list of at most {_MAX_SAMPLES} numbers"
+            f"the command's samples ({what}s) must be a list of at most {_MAX_SAMPLES} numbers"
         )
     return tuple(_number(value, what) for value in values)
 
