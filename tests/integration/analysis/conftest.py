@@ -49,7 +49,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         for version in (STABLE, HEALTHY, BAD, SLOW):
             loads.append(
                 BackgroundLoad(
-                    instances[version].url + "/", seconds=240, workers=1, pause=0.02
+                    instances[version].url + "/", seconds=300, workers=1, pause=0.02
                 ).start()
             )
         yield Fleet(prometheus, instances)

@@ -148,7 +148,6 @@ class ScrapeProvider:
 
     def begin(self, query: MetricQuery) -> None:
         """Take the first scrape of the side, which the first window measures from."""
-        self._last.pop(query.side, None)
         self._last[query.side] = self.scrape(query.side)
 
     def read(self, query: MetricQuery) -> Reading:
