@@ -69,9 +69,11 @@ class AnalysisRun:
         measurement. A cancelled run is inconclusive with ``cancelled`` set; its
         caller decides what the cancel meant.
         """
+        if self._providers:
+            raise RuntimeError("an AnalysisRun runs once; make a new one for the next step")
         start = self._clock.now()
-        self._begin(start)
         try:
+            self._begin(start)
             windows, cancelled = self._windows(start)
         finally:
             for provider in self._providers.values():
@@ -87,9 +89,8 @@ class AnalysisRun:
         for window in range(1, spec.count + 1):
             due = start + timedelta(seconds=spec.interval * window)
             remaining = (due - self._clock.now()).total_seconds()
-            if self._cancel.is_set() or (remaining > 0 and self._sleep(remaining) is True):
-                cancelled = True
-                break
+            if not self._cancel.is_set() and remaining > 0:
+                self._sleep(remaining)
             if self._cancel.is_set():
                 cancelled = True
                 break

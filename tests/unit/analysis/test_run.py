@@ -254,3 +254,18 @@ P, F, U, N = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NODATA
 )
 def test_a_metrics_verdict_over_its_windows(verdicts: tuple, k: int, outcome: Verdict) -> None:
     assert metric_outcome("m", measured(*verdicts), k).verdict is outcome
+
+
+def test_a_run_runs_once() -> None:
+    clock = FixedClock(START)
+    providers, _ = registry([0.0])
+    once = AnalysisRun(
+        spec(MAX, count=1),
+        CONTEXT,
+        providers,
+        clock=clock,
+        sleep=lambda s: clock.advance(seconds=s),
+    )
+    assert once.run().verdict is Verdict.PASS
+    with pytest.raises(RuntimeError, match="an AnalysisRun runs once"):
+        once.run()
