@@ -34,10 +34,11 @@ test: lint system-deps
 	done
 
 ## system-deps: the Debian packages the tests run for real, installed once when missing:
-## docker-registry (the OCI registry of tests/support/registry.py), chromium (the browser tier)
-SYSTEM_PACKAGES := docker-registry chromium
+## docker-registry (the OCI registry of tests/support/registry.py), chromium (the browser tier),
+## prometheus (the metric analysis's real Prometheus, tests/support/prometheus.py)
+SYSTEM_PACKAGES := docker-registry chromium prometheus
 system-deps:
-	@{ command -v docker-registry && test -x /usr/bin/chromium; } >/dev/null 2>&1 || { \
+	@{ command -v docker-registry && test -x /usr/bin/chromium && command -v prometheus; } >/dev/null 2>&1 || { \
 	    test "$$(id -u)" = 0 || { echo "make: run as root, or apt-get install -y $(SYSTEM_PACKAGES)" >&2; exit 1; }; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) \

@@ -105,6 +105,14 @@ def _construct(
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            if (
+                isinstance(key, bool)
+                and key_node.style is None
+                and key_node.value.lower() not in ("true", "false")
+            ):
+                # YAML 1.1 reads a bare `on:`, `yes:`, `off:` key as a boolean, YAML 1.2
+                # as the word: a key of relgate.yaml is a name (a rollout's `analysis.on:`)
+                key = key_node.value
             if isinstance(key, list | dict):
                 raise InvalidConfig(
                     "a mapping key must be a plain value",

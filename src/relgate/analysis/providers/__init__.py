@@ -1,0 +1,1 @@
+"""Metric providers behind one port (ports.MetricProvider), chosen by type (registry)."""
