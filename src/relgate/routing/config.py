@@ -31,6 +31,7 @@ from relgate.deploy.config import K8S_LABEL, K8S_NAME
 from relgate.routing.ports import RoutingMode
 
 # what HAProxy accepts in a proxy or server name; nothing else can reach its runtime API
+# (every pattern here is used with fullmatch: `$` alone would let a final newline through)
 HAPROXY_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 # host:port, the host a name, an IPv4 address or a bracketed IPv6 address
 ADDRESS: Final = re.compile(
@@ -43,7 +44,7 @@ STICKINESS: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 
 def haproxy_name(value: str, what: str) -> str:
     """Return ``value`` when HAProxy accepts it as a name; raise ValueError naming it else."""
-    if not HAPROXY_NAME.match(value):
+    if not HAPROXY_NAME.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an HAProxy {what} name: letters, digits, '-', '_', '.' "
             "or ':', at most 100 characters"
@@ -123,7 +124,7 @@ class HAProxyRouterSpec(BaseModel):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         if value is not None:
-            match = ADDRESS.match(value)
+            match = ADDRESS.fullmatch(value)
             if not match or not 1 <= int(match["port"]) <= 65535:
                 raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9999)")
         return value
@@ -165,21 +166,21 @@ class FlagRouterSpec(BaseModel):
     @field_validator("flag")
     @classmethod
     def _flag(cls, value: str) -> str:
-        if not FLAG_KEY.match(value):
+        if not FLAG_KEY.fullmatch(value):
             raise ValueError(f"{value!r} is not a flag key: letters, digits, '.', '_' or '-'")
         return value
 
     @field_validator("environment")
     @classmethod
     def _environment(cls, value: str | None) -> str | None:
-        if value is not None and not ENVIRONMENT.match(value):
+        if value is not None and not ENVIRONMENT.fullmatch(value):
             raise ValueError(f"{value!r} is not an environment name")
         return value
 
     @field_validator("stickiness")
     @classmethod
     def _stickiness(cls, value: str) -> str:
-        if not STICKINESS.match(value):
+        if not STICKINESS.fullmatch(value):
             raise ValueError(f"{value!r} is not a context field name (e.g. userId, sessionId)")
         return value
 
@@ -191,7 +192,7 @@ class FlagRouterSpec(BaseModel):
 def _k8s(value: str | None, *, label: bool, what: str) -> str | None:
     limit = 63 if label else 253
     if value is not None and (
-        len(value) > limit or not (K8S_LABEL if label else K8S_NAME).match(value)
+        len(value) > limit or not (K8S_LABEL if label else K8S_NAME).fullmatch(value)
     ):
         raise ValueError(
             f"{value!r} is not a Kubernetes {what}: lowercase letters, digits and '-', "

@@ -140,7 +140,11 @@ class HAProxyRouter:
                     detail=server.detail,
                 )
             )
-            if target is not None and server.op_state is OpState.STOPPED:
+            if (
+                target is not None
+                and server.op_state is OpState.STOPPED
+                and not server.admin.maintenance
+            ):
                 notes.append(f"server {server.name} ({target}) is down: its health check fails")
             if target is None and server.serving:
                 notes.append(

@@ -95,9 +95,11 @@ class ServerState:
 
     @property
     def detail(self) -> str:
-        words = [{0: "down", 1: "starting", 2: "up", 3: "stopping"}[self.op_state]]
+        """``up``, ``down`` (its checks fail), ``starting``, ``stopping``; ``, drain``;
+        or ``maintenance`` (HAProxy counts a server in maintenance as down)."""
         if self.admin.maintenance:
-            words.append("maintenance")
+            return "maintenance"
+        words = [{0: "down", 1: "starting", 2: "up", 3: "stopping"}[self.op_state]]
         if self.admin.draining:
             words.append("drain")
         return ", ".join(words)
@@ -105,7 +107,7 @@ class ServerState:
 
 def check_name(value: str, what: str) -> str:
     """Return ``value`` when HAProxy accepts it as a name; raise BadInput before any I/O."""
-    if not isinstance(value, str) or not HAPROXY_NAME.match(value):
+    if not isinstance(value, str) or not HAPROXY_NAME.fullmatch(value):
         raise BadInput(
             f"{what} {value!r} is not an HAProxy name (letters, digits, '-', '_', '.', ':'): "
             "nothing was sent to HAProxy"
@@ -153,7 +155,7 @@ class RuntimeApi:
             return []
         for command in commands:
             for word in command:
-                if not isinstance(word, str) or not _WORD.match(word):
+                if not isinstance(word, str) or not _WORD.fullmatch(word):
                     raise BadInput(
                         f"{word!r} cannot be sent to HAProxy's runtime API: nothing was sent"
                     )
@@ -258,8 +260,7 @@ def _split(answer: str) -> list[str] | None:
 
 
 def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return repr(flat[:200] + ("..." if len(flat) > 200 else "")) if flat else "nothing"
+    return repr(text[:200]) + ("..." if len(text) > 200 else "") if text else "nothing"
 
 
 _NEEDED = ("be_name", "srv_name", "srv_addr", "srv_op_state", "srv_admin_state", "srv_uweight")

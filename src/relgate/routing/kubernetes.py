@@ -101,7 +101,7 @@ class KubernetesRouter:
     # ------------------------------------------------------------------ internals
 
     def _kubectl(self, stack: ExitStack) -> Kubectl:
-        if not K8S_LABEL.match(self._namespace) or len(self._namespace) > 63:
+        if not K8S_LABEL.fullmatch(self._namespace) or len(self._namespace) > 63:
             raise RoutingError(
                 f"the environment {self._namespace!r} is not a Kubernetes namespace name: "
                 "set the router's `namespace:`"
