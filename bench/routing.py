@@ -8,12 +8,13 @@ keep-alive connection, sending ``GET /`` back to back) running the whole time:
    those that failed (a connection error or a status other than 200; a request
    sent again on a fresh connection after a kept-alive one was found closed is
    counted apart, as *retried*). *Late* requests started after a switch had
-   returned and were still answered by the old colour. Target: 0 lost, 0 late.
+   returned (and were answered before the next one began) and were still
+   answered by the old colour. Target: 0 lost, 0 late.
 2. **all to stable**: ``--aborts`` times, the canary at 50 % and then
    ``all_to_stable()``; the time from the call to its return (the change made
    and read back), to the last canary answer (requests the canary was already
-   answering), and *late* requests (started after the return, answered by the
-   canary; target 0).
+   answering), and *late* requests (started after the return and answered
+   before the next canary began, by the canary; target 0).
 
 Run: .venv/bin/python bench/routing.py [--threads 4] [--switches 20] [--aborts 20]
 Needs Debian's haproxy (`make system-deps`).
@@ -132,12 +133,14 @@ def blue_green(folder: Path, ports: dict[str, int], args: argparse.Namespace) ->
         haproxy.stop()
     late = 0
     for index, (_, returned, wanted) in enumerate(switches):
-        # requests started once this switch had returned and before the next one began
+        # requests wholly inside the time this switch was in force: sent after it returned,
+        # answered before the next one began (a thread paused between its clock and its send
+        # would otherwise be counted against the wrong switch)
         until = switches[index + 1][0] if index + 1 < len(switches) else float("inf")
         late += sum(
             1
-            for started, _, version in load.answers
-            if returned < started < until and version != wanted
+            for started, ended, version in load.answers
+            if returned < started and ended < until and version != wanted
         )
     total = len(load.answers) + len(load.failures)
     span = max(e for _, e, _ in load.answers) - min(s for s, _, _ in load.answers)
@@ -181,7 +184,8 @@ def all_to_stable(folder: Path, ports: dict[str, int], args: argparse.Namespace)
             (s, e) for s, e, v in load.answers if v == NEW and e >= called and s < until
         ]
         to_last.append(max((e for _, e in canary_after), default=called) - called)
-        late += sum(1 for s, _ in canary_after if s > returned)
+        # as above: sent after the return and answered before the next canary began
+        late += sum(1 for s, e in canary_after if s > returned and e < until)
     print(
         f"all to stable: {args.aborts} aborts from 50 % under {args.threads} clients: "
         f"call to return {ms(to_return)}; call to the last canary answer {ms(to_last)}; "
