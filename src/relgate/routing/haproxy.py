@@ -11,8 +11,11 @@ Blue-green: the live colour is ``ready`` with weight 100, the idle one has
 weight 0 and is in ``drain``: it finishes what it is answering, keeps its
 health checks, and is the instant rollback (a switch back).
 
-Each change reads the backend first (both servers must be there), sends its
-commands on one line, and answers the state read back afterwards.
+Each change reads the backend first (both servers must be there, and a server
+that is to take every request must not be down by its health check: that would
+leave no server to answer), sends its commands on one line, and answers the
+state read back afterwards. An abort (all to stable) goes ahead whatever
+stable's state: it is the way out, and the state read back says so.
 """
 
 from __future__ import annotations
@@ -64,13 +67,15 @@ class HAProxyRouter:
         check_weight(weight)
         require_mode(self.mode, RoutingMode.CANARY, "set a canary weight", self.name)
         stable, canary = self._servers[Target.STABLE], self._servers[Target.CANARY]
+        alone = {0: stable, 100: canary}.get(weight)
         self._change(
             [
                 set_state(self._backend, stable, AdminState.READY),
                 set_state(self._backend, canary, AdminState.READY),
                 set_weight(self._backend, stable, 100 - weight),
                 set_weight(self._backend, canary, weight),
-            ]
+            ],
+            alone=alone,
         )
         return self.state()
 
@@ -100,7 +105,8 @@ class HAProxyRouter:
                 set_weight(self._backend, live, 100),
                 set_weight(self._backend, idle, 0),
                 set_state(self._backend, idle, AdminState.DRAIN),
-            ]
+            ],
+            alone=live,
         )
         return self.state()
 
@@ -121,8 +127,17 @@ class HAProxyRouter:
             )
         return servers
 
-    def _change(self, commands: list[tuple[str, ...]]) -> None:
-        self._read()  # both servers must be there before anything is changed
+    def _change(self, commands: list[tuple[str, ...]], *, alone: str | None = None) -> None:
+        """Run ``commands`` once both servers are there and ``alone`` (to take every request)
+        is not down by its health check: that would leave no server to answer."""
+        servers = {server.name: server for server in self._read()}
+        if alone is not None:
+            server = servers[alone]
+            if server.op_state is OpState.STOPPED and not server.admin.maintenance:
+                raise RoutingError(
+                    f"{self.name}: server {alone} is down (its health check fails) and would "
+                    "take every request: nothing was changed"
+                )
         self._api.change(commands)
 
     def _state(self, servers: list[ServerState]) -> RouteState:

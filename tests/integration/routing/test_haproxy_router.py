@@ -100,7 +100,7 @@ def test_the_read_back_is_what_haproxy_does_not_what_relgate_last_asked(canary: 
     assert {t.name: t.detail for t in drained.targets}["canary"] == "up, drain"
 
 
-def test_a_canary_whose_health_check_fails_reads_back_as_down(
+def test_a_canary_whose_health_check_fails_reads_back_as_down_and_gets_no_sole_share(
     tmp_path: Path, instances: dict[str, DemoInstance]
 ) -> None:
     # the canary server on a closed port: its checks (every second) fail, HAProxy marks it down
@@ -125,11 +125,47 @@ def test_a_canary_whose_health_check_fails_reads_back_as_down(
         assert "server canary (canary) is down: its health check fails" in state.notes
         assert state.canary_share == 0.0
         assert {t.name: t.detail for t in state.targets}["canary"] == "down"
+        # every request to a server that is down would leave none to answer: refused
+        with pytest.raises(RoutingError, match=r"server canary is down .*nothing was changed"):
+            router.set_canary_weight(100)
+        assert [(t.name, t.weight) for t in router.state().targets] == [
+            ("stable", 50),
+            ("canary", 50),
+        ]
     finally:
         proxy.stop()
 
 
 # ---------------------------------------------------------------------------- blue-green
+
+
+def test_a_switch_to_a_colour_that_is_down_is_refused_and_blue_keeps_the_traffic(
+    tmp_path: Path, instances: dict[str, DemoInstance]
+) -> None:
+    proxy = HAProxy(tmp_path, {"blue": instances[STABLE].port, "green": free_port()})
+    router = HAProxyRouter(
+        HAProxyRouterSpec(
+            type="haproxy",
+            socket=str(proxy.socket),
+            backend="app",
+            blue_server="blue",
+            green_server="green",
+        )
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while router.state().notes == () and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert router.state().notes == ("server green (green) is down: its health check fails",)
+
+        with pytest.raises(RoutingError, match=r"server green is down .*nothing was changed"):
+            router.switch_to(Colour.GREEN)
+        assert router.state().live is Colour.BLUE
+        client = Client(proxy.port)
+        assert client.versions(20) == {STABLE: 20}
+        client.close()
+    finally:
+        proxy.stop()
 
 
 def test_a_blue_green_switch_moves_every_later_request_and_a_client_under_load_loses_none(
