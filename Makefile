@@ -35,10 +35,12 @@ test: lint system-deps
 
 ## system-deps: the Debian packages the tests run for real, installed once when missing:
 ## docker-registry (the OCI registry of tests/support/registry.py), chromium (the browser tier),
-## prometheus (the metric analysis's real Prometheus, tests/support/prometheus.py)
-SYSTEM_PACKAGES := docker-registry chromium prometheus
+## prometheus (the metric analysis's real Prometheus, tests/support/prometheus.py),
+## haproxy (the routing tests and bench, run in the foreground: never the system service)
+SYSTEM_PACKAGES := docker-registry chromium prometheus haproxy
 system-deps:
-	@{ command -v docker-registry && test -x /usr/bin/chromium && command -v prometheus; } >/dev/null 2>&1 || { \
+	@{ command -v docker-registry && test -x /usr/bin/chromium && command -v prometheus \
+	    && { command -v haproxy || test -x /usr/sbin/haproxy; }; } >/dev/null 2>&1 || { \
 	    test "$$(id -u)" = 0 || { echo "make: run as root, or apt-get install -y $(SYSTEM_PACKAGES)" >&2; exit 1; }; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get install -y --no-install-recommends $(SYSTEM_PACKAGES) \
@@ -57,6 +59,7 @@ bench: $(STAMP)
 	$(PYTHON) bench/notify.py
 	$(PYTHON) bench/web_overview.py
 	$(PYTHON) bench/web_audit.py
+	$(PYTHON) bench/routing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

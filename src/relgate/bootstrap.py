@@ -41,6 +41,7 @@ from relgate.promotion.rehearsals import RehearsalService
 from relgate.promotion.service import PromotionService
 from relgate.promotion.worker import Worker
 from relgate.releases.service import ReleaseService
+from relgate.routing.registry import RouterRegistry, default_routers
 from relgate.store import db
 from relgate.store.uow import UnitOfWorkFactory
 
@@ -67,6 +68,8 @@ class Services:
     notify_worker: NotifyWorker
     metrics: CollectorRegistry
     delivery: DeliveryService
+    # traffic routers by `type` (haproxy, flag, kubernetes), for progressive delivery
+    routers: RouterRegistry
     # reading the audit trail; built from the above (it remembers the head it verified)
     audit: AuditTrail = field(init=False)
     # issue 10: rollback rehearsals, read from the deployment history
@@ -146,6 +149,7 @@ def build(
         orphan_grace_seconds=settings.orphan_grace_seconds,
     )
     client_metrics = ClientMetricsService(uow, clock)
+    flags = FlagService(uow, clock)
     notify_worker = NotifyWorker(
         uow,
         clock,
@@ -180,7 +184,7 @@ def build(
         deployers=deployers,
         registry=registry,
         worker=worker,
-        flags=FlagService(uow, clock),
+        flags=flags,
         identities=IdentityService(uow, clock),
         checkpointer=Checkpointer(
             uow,
@@ -196,6 +200,7 @@ def build(
         notify_worker=notify_worker,
         metrics=metrics.registry(uow),
         delivery=DeliveryService(uow, clock),
+        routers=default_routers(flags),
     )
 
 

@@ -19,6 +19,9 @@ real ``kubectl`` against it. It is a fake, not a cluster: it serves only what
   Progressing condition's ``ProgressDeadlineExceeded``), ``crashloop`` (the new
   pod's container waits in ``CrashLoopBackOff``).
 
+Custom resources (a Gateway API HTTPRoute) are held by fake_kube_custom.py:
+``add_custom`` adds one; GET and JSON-merge PATCH of it are served.
+
 Every request is recorded (method, path, query, content type, body) so a test
 can assert what went over the wire.
 """
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.fake_kube_custom import CustomObjects, CustomResource
 from tests.support.fake_kube_wire import (
     API_V1,
     APPS_V1,
@@ -80,8 +84,14 @@ class FakeKubeApi:
         self._before_patch: list[Callable[[], None]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.custom = CustomObjects(self._next_rv)
 
     # ------------------------------------------------------------------ set-up by tests
+
+    def add_custom(self, resource: CustomResource, obj: dict[str, Any]) -> None:
+        """Add an object of a custom resource (its apiVersion, kind, resourceVersion set)."""
+        with self._lock:
+            self.custom.add(resource, obj)
 
     def add_workload(
         self,
@@ -450,7 +460,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "kind": "APIGroupList",
                     "apiVersion": "v1",
                     "groups": [
-                        {"name": "apps", "versions": [version], "preferredVersion": version}
+                        {"name": "apps", "versions": [version], "preferredVersion": version},
+                        *api.custom.groups(),
                     ],
                 },
             )
@@ -460,6 +471,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, APPS_V1)
         else:
             parts = path.strip("/").split("/")
+            with api._lock:
+                custom = api.custom.resource_list(parts) or api.custom.get(parts)
+            if isinstance(custom, tuple):
+                self._send(*custom)
+                return
+            if custom is not None:
+                self._send(200, custom)
+                return
             # /api/v1/namespaces/{ns}/pods
             if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
                 selector = (query.get("labelSelector") or [""])[0]
@@ -484,7 +503,9 @@ class _Handler(BaseHTTPRequestHandler):
             # /api/v1/namespaces/{ns}: kubectl asks after a 404, to tell which is missing
             if len(parts) == 4 and parts[:3] == ["api", "v1", "namespaces"]:
                 with api._lock:
-                    known = any(ns == parts[3] for ns, _, _ in api._workloads)
+                    known = any(ns == parts[3] for ns, _, _ in api._workloads) or any(
+                        ns == parts[3] for _, _, ns, _ in api.custom.objects
+                    )
                 if known:
                     self._send(
                         200,
@@ -611,6 +632,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, _ = self._record(patch)
         content_type = self.headers.get("Content-Type", "")
+        with self.api._lock:
+            custom = self.api.custom.patch(path.strip("/").split("/"), patch, content_type)
+        if custom is not None:
+            self._send(*custom)
+            return
         key = self._workload_key(path.strip("/").split("/"))
         if key is None:
             self._send(
