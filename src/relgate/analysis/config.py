@@ -37,10 +37,10 @@ from relgate.analysis.durations import Duration
 from relgate.analysis.model import Action, Verdict
 from relgate.analysis.templating import VARIABLES, check_plain, check_promql, render_plain
 
-METRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-PROMETHEUS_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]{0,199}$")
-LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+METRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+PROMETHEUS_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]{0,199}\Z")
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,199}\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_QUERY = 10_000
 MAX_METRICS = 50
 MAX_COUNT = 10_000

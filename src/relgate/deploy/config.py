@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DEPLOYER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+DEPLOYER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 
 # relgate sets these from the deployment request; a spec may not override them
 RESERVED_ENV = frozenset(
@@ -47,7 +47,7 @@ RESERVED_ENV = frozenset(
 )
 
 # a user name as useradd takes it (run_as); checked again against the system when it runs
-USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\Z")
 
 
 class _CommandSpec(BaseModel):
@@ -155,8 +155,8 @@ class CommandDeployerSpec(_CommandSpec):
 
 
 # a Kubernetes object name (RFC 1123 subdomain) and a namespace or container name (label)
-K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-K8S_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+K8S_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
 
 
@@ -353,11 +353,11 @@ class DeployerRef(BaseModel):
 
 
 # a branch name git accepts and that cannot read as an option or a range
-BRANCH_NAME = re.compile(r"^(?!-)(?!/)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,200}(?<![/.])$")
+BRANCH_NAME = re.compile(r"^(?!-)(?!/)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]{1,200}(?<![/.])\Z")
 # one step of a key path: a mapping key, then optional [N] or [field=value] selectors
 _KEY = r"[A-Za-z0-9_-]+"
 _SELECTOR = r"\[(?:\d+|[A-Za-z0-9_-]+=[A-Za-z0-9_.-]+)\]"
-KEY_PATH = re.compile(rf"^{_KEY}(?:{_SELECTOR})*(?:\.{_KEY}(?:{_SELECTOR})*)*$")
+KEY_PATH = re.compile(rf"^{_KEY}(?:{_SELECTOR})*(?:\.{_KEY}(?:{_SELECTOR})*)*\Z")
 
 
 def _key_path(value: str | None) -> str | None:
@@ -398,7 +398,7 @@ class ArgoCdHealthSpec(BaseModel):
     @field_validator("application")
     @classmethod
     def _application(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9.-]{0,252}$", value):
+        if not re.match(r"^[a-z0-9][a-z0-9.-]{0,252}\Z", value):
             raise ValueError(f"{value!r} is not an Argo CD application name")
         return value
 
@@ -527,7 +527,7 @@ class GitopsDeployerSpec(BaseModel):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,499}$", value):
+        if value is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,499}\Z", value):
             raise ValueError(f"{value!r} is not an image name")
         return value
 

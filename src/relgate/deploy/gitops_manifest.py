@@ -26,7 +26,7 @@ from relgate.deploy.config import GitopsDeployerSpec
 MAX_MANIFEST_BYTES = 1024 * 1024
 """A manifest larger than this is refused rather than parsed."""
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 _STEP = re.compile(r"([A-Za-z0-9_-]+)((?:\[[^\]]+\])*)")
 _SELECTOR = re.compile(r"\[([^\]]+)\]")
 

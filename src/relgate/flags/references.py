@@ -41,7 +41,7 @@ from typing import Final
 
 from relgate.errors import BadInput
 
-FLAG_KEY: Final = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+FLAG_KEY: Final = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
 
 PYTHON_CALLS: Final = frozenset(
     {
@@ -206,7 +206,7 @@ def compile_pattern(text: str, where: str = "pattern") -> re.Pattern[str]:
 # Constants that stand for flag keys
 
 # UPPER_SNAKE_CASE: a bare name from another file is trusted only when it looks like a constant
-_CONSTANT_NAME: Final = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_CONSTANT_NAME: Final = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
 
 
 @dataclass(frozen=True)

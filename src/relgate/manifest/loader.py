@@ -225,13 +225,13 @@ def _validate_pydantic(model: Any, data: Any, lines: dict[Loc, int], file: str) 
         ) from None
 
 
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?\Z", re.S)
 # msgspec writes `.key` for fields, `[3]` for list items and `[...]` for dict values
 _PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
-_REQUIRED = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`\Z")
+_REQUIRED = re.compile(r"^Object missing required field `(?P<field>[^`]+)`\Z")
 # a __post_init__ check names its field first: "tag_format: must contain {version}"
-_FIELD_FIRST = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.+)$", re.S)
+_FIELD_FIRST = re.compile(r"^(?P<field>[\w.\[\]-]+): (?P<message>.+)\Z", re.S)
 
 
 def _validate_struct(model: Any, data: Any, lines: dict[Loc, int], file: str) -> Any:

@@ -11,9 +11,9 @@ import msgspec
 from relgate.manifest.loader import load_file
 from relgate.versioning.config import VersioningConfig
 
-SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_ALIAS_NAME = re.compile(r"^[A-Za-z_$][\w$]*[?!]?$")
-_ALIAS_VALUE = re.compile(r"^[A-Za-z0-9._$-]{1,100}[?!]?$")
+SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
+_ALIAS_NAME = re.compile(r"^[A-Za-z_$][\w$]*[?!]?\Z")
+_ALIAS_VALUE = re.compile(r"^[A-Za-z0-9._$-]{1,100}[?!]?\Z")
 
 
 def _key_pattern(value: str) -> str:

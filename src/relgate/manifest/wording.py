@@ -172,7 +172,7 @@ def union_message(errors: Sequence[Mapping[str, Any]], data: Any, path: Loc) -> 
 
 def msgspec_message(message: str) -> str:
     """Return msgspec's words for a type error (``Expected `array`, got ...``) in relgate's."""
-    match = re.match(r"^Expected `([^`]+)`, got `([^`]+)`$", message)
+    match = re.match(r"^Expected `([^`]+)`, got `([^`]+)`\Z", message)
     if match is None:
         return message
     wanted = [

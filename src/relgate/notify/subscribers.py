@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from relgate.errors import BadInput
 from relgate.notify.events import EventType
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}\Z")
 MAX_URL = 2000
 MAX_SECRET = 500
 MAX_FILTER_ITEMS = 100

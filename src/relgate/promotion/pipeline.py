@@ -26,8 +26,8 @@ from relgate.deploy.config import (
 )
 from relgate.promotion.gates import GateSpec
 
-ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
+OCI_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
 DEFAULT_STABLE_TAG = "stable"
 
 

@@ -35,9 +35,9 @@ LEADING_SECTIONS: tuple[str, ...] = (BREAKING_SECTION, FEATURES, FIXES)
 MAX_RELEASES = 200
 
 _VERSION_HEADING = re.compile(r"^##\s+\[?v?(?P<version>[^\]\s()]+)")
-_SECTION_HEADING = re.compile(r"^###\s+(?P<title>\S.*?)\s*#*\s*$")
+_SECTION_HEADING = re.compile(r"^###\s+(?P<title>\S.*?)\s*#*\s*\Z")
 _TITLE = re.compile(r"^#\s+\S")
-_ITEM = re.compile(r"^[-*]\s+(?P<text>\S.*)$")
+_ITEM = re.compile(r"^[-*]\s+(?P<text>\S.*)\Z")
 _SCOPE = re.compile(r"^\*\*(?P<scope>[^*\n]{1,100}):\*\*\s+")
 # "(abc1234)" or "([abc1234](https://host/repo/commit/<sha>))" at the end of an item
 _REF = re.compile(

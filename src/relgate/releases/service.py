@@ -89,7 +89,7 @@ def to_release(row: ReleaseRow, service: str) -> Release:
     )
 
 
-_SHA = re.compile(r"^[0-9a-f]{4,64}$")
+_SHA = re.compile(r"^[0-9a-f]{4,64}\Z")
 
 
 def check_commits(

@@ -32,14 +32,14 @@ from relgate.routing.ports import RoutingMode
 
 # what HAProxy accepts in a proxy or server name; nothing else can reach its runtime API
 # (every pattern here is used with fullmatch: `$` alone would let a final newline through)
-HAPROXY_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+HAPROXY_NAME: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")
 # host:port, the host a name, an IPv4 address or a bracketed IPv6 address
 ADDRESS: Final = re.compile(
     r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(?P<port>\d{1,5})$"
 )
-FLAG_KEY: Final = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-ENVIRONMENT: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-STICKINESS: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+FLAG_KEY: Final = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
+ENVIRONMENT: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
+STICKINESS: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}\Z")
 
 
 def haproxy_name(value: str, what: str) -> str:

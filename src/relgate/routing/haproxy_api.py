@@ -31,7 +31,7 @@ from relgate.routing.ports import RoutingError
 # `show servers state` of a backend of 1,000 servers is ~200 KiB
 MAX_ANSWER: Final = 1024 * 1024
 # every word of a command line: names, BACKEND/SERVER, numbers and keywords
-_WORD: Final = re.compile(r"^[A-Za-z0-9_.:/-]{1,201}$")
+_WORD: Final = re.compile(r"^[A-Za-z0-9_.:/-]{1,201}\Z")
 
 
 class AdminState(StrEnum):

@@ -27,7 +27,7 @@ _FOOTER_AFTER_BLANK = re.compile(r"\n\n(?:BREAKING CHANGE|[\w-]+)(?:: | #)")
 _BREAKING_START = re.compile(r"^BREAKING[ -]CHANGE: ", re.MULTILINE)
 _GIT_REVERT = re.compile(r'Revert "(?P<reverted>.*)"')
 _GIT_REAPPLY = re.compile(r'Reapply "(?P<reapplied>.*)"')
-_PR_SUFFIX = re.compile(r"\s*\(#\d+\)$")
+_PR_SUFFIX = re.compile(r"\s*\(#\d+\)\Z")
 # A breaking-change footer at the start of any line, even mid-paragraph (a squash
 # bullet's lines are dedented first); an indented one is an example, not a footer.
 _BREAKING_LINE = re.compile(r"^BREAKING[ -]CHANGE: *(?P<note>\S.*)$", re.MULTILINE)

@@ -19,7 +19,7 @@ from relgate.errors import InvalidReport
 
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 
-_PARSE_ERROR_POSITION = re.compile(r":\s*line \d+, column \d+$")
+_PARSE_ERROR_POSITION = re.compile(r":\s*line \d+, column \d+\Z")
 
 
 def check_size(data: bytes, filename: str) -> None:
