@@ -115,7 +115,12 @@ def test_the_server_checkpoints_in_the_background_and_an_intact_chain_verifies(
     ).stdout.strip()
 
     assert now.returncode == 0, now.stderr
-    assert f"checkpoint written: event {head}" in now.stdout
+    # the server's own checkpointer may have taken the newest event first (it runs on its
+    # own schedule): either way the head is checkpointed
+    assert (
+        f"checkpoint written: event {head}" in now.stdout
+        or f"no new events since the checkpoint of event {head}" in now.stdout
+    ), now.stdout
     assert from_file.returncode == 0, from_file.stdout + from_file.stderr
     assert "audit trail intact" in from_file.stdout
     assert "warning" not in from_file.stderr  # the key was pinned
