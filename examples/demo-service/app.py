@@ -145,9 +145,16 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
+class Server(ThreadingHTTPServer):
+    # the socketserver default backlog of 5 drops connections under a few concurrent
+    # clients (the kernel retries them a second later): a canary's share would look slow
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def main() -> None:
     port = int(os.environ.get("PORT", "8800"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = Server(("127.0.0.1", port), Handler)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)

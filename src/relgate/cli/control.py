@@ -407,17 +407,18 @@ def _commit_times(
     from relgate.errors import RelgateError
     from relgate.manifest.model import load_manifest
     from relgate.versioning.commit_times import release_commits
-    from relgate.versioning.gitlog import TagFormat
+    from relgate.versioning.service import tag_format_of
 
     if not commit:
         return {}
     try:
         manifest = load_manifest(repo / "relgate.yaml")
-        match = TagFormat(manifest.versioning.tag_format, manifest.service).ref_glob()
+        # v1.2.3 and, unless relgate.yaml says otherwise, 1.2.3 (as `relgate version` reads them)
+        globs = tag_format_of(manifest).ref_globs()
         path = manifest.versioning.path
     except RelgateError:
-        match, path = None, None
-    match = match.removeprefix("refs/tags/") if match and match != "refs/tags/" else None
+        globs, path = [], None
+    match = [g.removeprefix("refs/tags/") for g in globs if g != "refs/tags/"] or None
     found = release_commits(
         repo,
         commit,

@@ -22,6 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from ruamel.yaml.tokens import CommentToken
 
 from relgate.deploy.config import GitopsDeployerSpec
+from relgate.yaml_layout import guess_indent
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 """A manifest larger than this is refused rather than parsed."""
@@ -122,7 +123,7 @@ def _load(text: str, file: str) -> tuple[YAML, CommentedMap]:
         raise ManifestError(f"{file} is not valid YAML: {_first_line(exc)}") from None
     if not isinstance(data, CommentedMap):
         raise ManifestError(f"{file} must hold a mapping at its top (key: value lines)")
-    indent, offset = _guess_indent(text)
+    indent, offset = guess_indent(text)
     yaml.indent(mapping=indent, sequence=offset + 2, offset=offset)
     yaml.explicit_start = text.lstrip().startswith("---")
     return yaml, data
@@ -148,35 +149,6 @@ def _too_deep(text: str) -> bool:
         elif char in "]}" and depth:
             depth -= 1
     return any(len(line) - len(line.lstrip(" ")) > MAX_INDENT for line in text.splitlines())
-
-
-def _guess_indent(text: str) -> tuple[int, int]:
-    """Return (mapping indent, sequence dash offset) as the file writes them (2, 0 if unsure).
-
-    The first nested mapping key and the first list under a key decide: the
-    dump then writes every block the way the file does.
-    """
-    mapping: int | None = None
-    offset: int | None = None
-    parent: int | None = None  # the column of a `key:` line that opens a block
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith(("#", "---", "...")):
-            continue
-        column = len(raw) - len(raw.lstrip(" "))
-        if parent is not None and column >= parent:
-            if stripped.startswith("- ") or stripped == "-":
-                if offset is None:
-                    offset = column - parent
-            elif mapping is None and column > parent:
-                mapping = column - parent
-        if mapping is not None and offset is not None:
-            break
-        body = stripped[2:].lstrip() if stripped.startswith("- ") else stripped
-        content = column + (len(stripped) - len(body))
-        opens = body.split(" #", 1)[0].rstrip().endswith(":")
-        parent = content if opens else None
-    return mapping or 2, offset or 0
 
 
 def _first_line(exc: YAMLError) -> str:

@@ -173,7 +173,7 @@ class Rollbacks(PromotionCore):
                     f"{svc.name}@{to_version} never deployed and verified in {env.name}; "
                     "a rollback goes only to a release that once succeeded there"
                 )
-            return release
+            return _above_schema_floor(session, svc, env, release)
         candidates = [rid for rid in good_ids if rid != env.current_release_id]
         if not candidates:
             raise Conflict(
@@ -197,7 +197,7 @@ class Rollbacks(PromotionCore):
             )
         target = session.get(ReleaseRow, target_id) if target_id is not None else None
         assert target is not None
-        return target
+        return _above_schema_floor(session, svc, env, target)
 
     def unpin(self, principal: Principal, service: str, environment: str) -> None:
         """Let automatic promotion into ``environment`` resume after a rollback."""
@@ -216,3 +216,16 @@ class Rollbacks(PromotionCore):
                 before={"pinned": before.version if before else None},
             )
             uow.commit()
+
+
+def _above_schema_floor(
+    session: Session, svc: ServiceRow, env: EnvironmentRow, target: ReleaseRow
+) -> ReleaseRow:
+    """``target``, unless a contract migration that ran in ``env`` left it behind (Conflict)."""
+    from relgate.promotion.schema_floor import schema_floor
+
+    floor = schema_floor(session, svc.id, env.name)
+    refusal = floor.refusal(svc.name, env.name, target.version) if floor else None
+    if refusal is not None:
+        raise Conflict(refusal)
+    return target

@@ -16,9 +16,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from relgate.deploy.gitops_manifest import _guess_indent as guess_indent
 from relgate.errors import BadInput
 from relgate.versioning.calibrate import Rules, default_rules
+from relgate.yaml_layout import guess_indent
 
 # relgate.yaml is a small file; a larger one is refused rather than parsed.
 MAX_CONFIG_BYTES = 1024 * 1024

@@ -9,6 +9,7 @@ the release's commit; times are committer times, UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +34,13 @@ def _time(seconds: str) -> datetime:
     return datetime.fromtimestamp(int(seconds), UTC)
 
 
-def previous_tag(git: GitRepository, commit: str, match: str | None = None) -> str | None:
-    """The nearest tag reachable from ``commit``'s parents (``match``: a glob), or None."""
+def previous_tag(
+    git: GitRepository, commit: str, match: str | Sequence[str] | None = None
+) -> str | None:
+    """The nearest tag reachable from ``commit``'s parents (``match``: globs, any of), or None."""
     args = ["describe", "--tags", "--abbrev=0"]
-    if match:
-        args += ["--match", match]
+    for glob in [match] if isinstance(match, str) else match or ():
+        args += ["--match", glob]
     try:
         return git.git(*args, f"{commit}^").decode().strip() or None
     except RelgateError:
@@ -50,7 +53,7 @@ def release_commits(
     *,
     base: str | None = None,
     find_base: bool = True,
-    match: str | None = None,
+    match: str | Sequence[str] | None = None,
     path: str | None = None,
     limit: int = 5000,
 ) -> ReleaseCommits | None:

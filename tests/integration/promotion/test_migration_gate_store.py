@@ -14,7 +14,7 @@ from relgate.auth.model import Principal, Role
 from relgate.bootstrap import Services, build
 from relgate.clock import FixedClock
 from relgate.config import Settings
-from relgate.errors import GateFailed
+from relgate.errors import Conflict, GateFailed
 from relgate.manifest.pipeline import parse_pipeline
 from relgate.migrations.checks import check_text
 from relgate.migrations.report import MigrationReport
@@ -126,3 +126,29 @@ def test_with_nothing_stable_in_production_a_contract_release_is_refused(
 
     assert status == "fail"
     assert "no release is stable in production" in reason
+
+
+def test_no_rollback_goes_below_a_contract_that_ran_in_the_environment(
+    services: Services,
+) -> None:
+    # 2.0.0 and 2.1.0 (the expand release) verified in production, then 2.2.0 drops
+    # entries.memo "after 2.1.0": 2.0.0 may still read it, 2.1.0 does not
+    for version, sql in (("2.0.0", EXPAND), ("2.1.0", EXPAND), ("2.2.0", CONTRACT)):
+        release(services, version, sql)
+        services.promotion.promote(CI, "ledger", version, "production")
+        drain(services)
+    admin_rollback = services.promotion.rollback
+
+    with pytest.raises(Conflict) as refused:
+        admin_rollback(ADMIN, "ledger", "production", reason="bad", to_version="2.0.0")
+    assert "ledger@2.0.0 is older than 2.1.0: 2.2.0 has deployed in production" in str(
+        refused.value
+    )
+    assert "drop or rename entries.memo" in str(refused.value)
+    assert "--to 2.1.0" in str(refused.value)
+    # the stable anchor before 2.2.0 is 2.1.0: the plain rollback goes there
+    target = services.promotion.rollback_target(ADMIN, "ledger", "production")
+    assert target.version == "2.1.0" and target.reason in (None, "")
+    rolled = admin_rollback(ADMIN, "ledger", "production", reason="bad", to_version="2.1.0")
+    drain(services)
+    assert services.promotion.deployment(ADMIN, rolled.id).state == "succeeded"

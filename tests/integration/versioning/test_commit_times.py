@@ -53,3 +53,20 @@ def test_no_repository_or_an_unknown_commit_gives_nothing(tmp_path: Path) -> Non
     repo.commit("feat: a")
     assert release_commits(repo.path, "0" * 40) is None
     assert release_commits(repo.path, "--all") is None
+
+
+def test_an_unprefixed_release_tag_is_a_base_when_the_tag_format_takes_it(tmp_path: Path) -> None:
+    # v8.0.0, then 8.0.1 (no "v"): as `relgate version` reads them, 8.0.1 is the base
+    repo = GitRepo.init(tmp_path / "r")
+    repo.commit("feat: one", date=EPOCH + 10)
+    repo.tag("v8.0.0")
+    repo.commit("fix: two", date=EPOCH + 20)
+    repo.tag("8.0.1")
+    three = repo.commit("fix: three", date=EPOCH + 30)
+
+    only_prefixed = release_commits(repo.path, three, match="v*")
+    both = release_commits(repo.path, three, match=["v*", "[0-9]*"])
+
+    assert only_prefixed is not None and only_prefixed.base == "v8.0.0"
+    assert both is not None and both.base == "8.0.1"
+    assert [sha for sha, _ in both.commits] == [three]
