@@ -32,7 +32,6 @@ from pydantic import (
     Tag,
     TypeAdapter,
     field_validator,
-    model_validator,
 )
 
 from relgate.analysis.config import AnalysisSpec
@@ -105,7 +104,7 @@ class AllAtOnceSpec(BaseModel):
 def _router_mode(router: Any, wanted: RoutingMode, strategy: str, hint: str) -> None:
     if router.mode is not wanted:
         raise ValueError(
-            f"router: a {strategy} needs a router in {wanted} mode ({hint}); this "
+            f"a {strategy} needs a router in {wanted} mode ({hint}); this "
             f"{router.type} router names the pair of {router.mode} routing"
         )
 
@@ -129,17 +128,23 @@ class CanarySpec(BaseModel):
     )
     router: RouterSpec = Field(description="Moves the traffic (stable_* and canary_* names).")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> CanarySpec:
-        for index in range(1, len(self.steps)):
-            before, now = self.steps[index - 1].weight, self.steps[index].weight
+    @field_validator("steps")
+    @classmethod
+    def _growing(cls, steps: list[CanaryStep]) -> list[CanaryStep]:
+        for index in range(1, len(steps)):
+            before, now = steps[index - 1].weight, steps[index].weight
             if now <= before:
                 raise ValueError(
-                    f"steps[{index}].weight: {now} is not more than the step before ({before}): "
-                    "weights must grow strictly"
+                    f"steps[{index}].weight {now} is not more than steps[{index - 1}].weight "
+                    f"{before}: weights must grow strictly"
                 )
-        _router_mode(self.router, RoutingMode.CANARY, "canary", "stable_* and canary_* names")
-        return self
+        return steps
+
+    @field_validator("router")
+    @classmethod
+    def _canary_router(cls, router: Any) -> Any:
+        _router_mode(router, RoutingMode.CANARY, "canary", "stable_* and canary_* names")
+        return router
 
 
 class BlueGreenSpec(BaseModel):
@@ -173,10 +178,11 @@ class BlueGreenSpec(BaseModel):
     def _read_delay(cls, value: Any) -> Any:
         return _duration(value)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> BlueGreenSpec:
-        _router_mode(self.router, RoutingMode.BLUE_GREEN, "blue-green", "blue_* and green_* names")
-        return self
+    @field_validator("router")
+    @classmethod
+    def _blue_green_router(cls, router: Any) -> Any:
+        _router_mode(router, RoutingMode.BLUE_GREEN, "blue-green", "blue_* and green_* names")
+        return router
 
 
 def _strategy_of(value: Any) -> Any:

@@ -72,7 +72,8 @@ TRANSITIONS: Final[dict[RolloutState, frozenset[RolloutState]]] = {
     ),
     _S.PROMOTING: frozenset({_S.PROMOTED, _S.ABORTED}),
     _S.PREVIEWING: frozenset({_S.SWITCHED, _S.PAUSED, _S.ABORTED}),
-    _S.SWITCHED: frozenset({_S.FINISHED, _S.PAUSED, _S.REVERTED}),
+    # switched → switched: the post-promotion analysis starts
+    _S.SWITCHED: frozenset({_S.SWITCHED, _S.FINISHED, _S.PAUSED, _S.REVERTED}),
     _S.PROMOTED: frozenset(),
     _S.ABORTED: frozenset(),
     _S.REVERTED: frozenset(),
