@@ -133,3 +133,19 @@ def test_unknown_strategies_keys_and_delays_are_refused() -> None:
 def test_a_dumped_spec_reads_back_equal(text: str) -> None:
     spec = load(text).rollout
     assert parse_rollout(dump_rollout(spec)) == spec
+
+
+def test_all_at_once_has_no_rollout_object() -> None:
+    from relgate.errors import BadInput
+    from relgate.rollout.model import Rollout
+    from tests.unit.rollout.helpers import T0
+
+    with pytest.raises(BadInput, match="strategy all_at_once has no rollout"):
+        Rollout.create(
+            AllAtOnceSpec(),  # type: ignore[arg-type]
+            service="shop",
+            environment="production",
+            stable_version="1.0.0",
+            canary_version="1.1.0",
+            now=T0,
+        )

@@ -64,7 +64,7 @@ def apply(rollout: Rollout, operation: tuple[object, ...], minute: int) -> list[
     return rollout.complete(now)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(ROLLOUTS) - 1),
     operations=st.lists(OPERATION, max_size=30),
