@@ -105,7 +105,7 @@ def _router_mode(router: Any, wanted: RoutingMode, strategy: str, hint: str) -> 
     if router.mode is not wanted:
         raise ValueError(
             f"a {strategy} needs a router in {wanted} mode ({hint}); this "
-            f"{router.type} router names the pair of {router.mode} routing"
+            f"{router.type} router is configured for {router.mode} routing"
         )
 
 

@@ -105,6 +105,25 @@ def test_the_router_must_be_of_the_strategys_mode() -> None:
     assert "rollout.router: a blue-green needs a router in blue_green mode" in message
 
 
+def test_a_flag_router_serves_a_canary_but_not_a_blue_green() -> None:
+    flag = "  router: {type: flag, flag: new-checkout}\n"
+    spec = load("rollout:\n  strategy: canary\n  steps:\n" + indent(STEPS, 4) + flag).rollout
+    assert isinstance(spec, CanarySpec) and spec.router.type == "flag"
+    assert (
+        "rollout.router: a blue-green needs a router in blue_green mode (blue_* and green_* "
+        "names); this flag router is configured for canary routing"
+    ) in error("rollout:\n  strategy: blue_green\n" + flag)
+
+
+def test_a_kubernetes_router_serves_a_blue_green() -> None:
+    router = (
+        "  router: {type: kubernetes, route: shop, blue_service: shop-blue, "
+        "green_service: shop-green}\n"
+    )
+    spec = load("rollout:\n  strategy: blue_green\n" + router).rollout
+    assert isinstance(spec, BlueGreenSpec) and spec.router.type == "kubernetes"
+
+
 def test_errors_inside_the_analysis_and_the_router_name_their_field() -> None:
     text = canary_yaml(STEPS).replace("count: 4", "count: 0")
     assert "rollout.analysis.count:" in error(text)
