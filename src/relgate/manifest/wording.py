@@ -79,7 +79,8 @@ def _is_tag(part: str, node: Mapping[Any, Any], following: Any = None) -> bool:
     # is the member tagged "ref" (relgate.deploy.config). A tag may equal a key (a
     # registered deployer's `gitops:` settings beside its `type: gitops`): then the part
     # after it is a key of that key's mapping, not of this one
-    if node.get("type") == part:
+    # (relgate.rollout.config tags its union by `strategy:`, every other one by `type:`)
+    if node.get("type") == part or ("type" not in node and node.get("strategy") == part):
         inner = node.get(part)
         return not (isinstance(inner, Mapping) and following in inner and following not in node)
     return part == "ref" and "type" not in node and "ref" in node
