@@ -1,7 +1,9 @@
 """relgate flags …: feature flags on the relgate server.
 
 create, list, show, enable, disable, kill, rollout, archive, revive, import,
-export. Each takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN,
+export here; lint (flags_lint.py), segments (flag_segments.py), strategies,
+variants and depend (flag_strategies.py) register on the same group. Each
+takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN,
 else the `relgate login` file) and ``--json`` to print the server's answer for
 machines. Exit codes: 0 ok, 1 conflict or the server could not be reached,
 2 bad input (an unknown flag included).
@@ -111,13 +113,27 @@ def create(
     ] = None,
     expires: Annotated[
         str | None,
-        typer.Option("--expires", help="Expiry date YYYY-MM-DD, or 'never' [default: by type]."),
+        typer.Option(
+            "--expires",
+            help="Expiry date YYYY-MM-DD (midnight UTC, in the future), or 'never' "
+            "[default: by type].",
+        ),
     ] = None,
+    force_expired: Annotated[
+        bool,
+        typer.Option(
+            "--force-expired",
+            help="Accept an --expires date that is not in the future: the flag is created "
+            "already expired (stale), with a warning.",
+        ),
+    ] = False,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Create a flag, off in every environment."""
+    from relgate.errors import BadInput
+
     body: dict[str, Any] = {
         "key": key,
         "type": flag_type,
@@ -128,8 +144,22 @@ def create(
     given, expiry = _expiry(expires)
     if given:
         body["expires_at"] = expiry
+    if force_expired:
+        body["force_expired"] = True
     with _client(url, token) as client:
-        flag = client.post("/api/v1/flags", json=body)
+        try:
+            flag = client.post("/api/v1/flags", json=body)
+        except BadInput as exc:
+            if exc.message.startswith("expires_at:") and "not in the future" in exc.message:
+                raise BadInput(
+                    f"--expires {expires}: the date is not in the future, so {key} would be "
+                    "created already expired (stale); give a later date, 'never', or "
+                    "--force-expired to create it anyway"
+                ) from None
+            raise
+    expired = [r for r in flag.get("stale_reasons") or [] if r.startswith("expired")]
+    if expired:
+        typer.echo(f"warning: {key} is created already {expired[0]}: it is stale", err=True)
     expiry_text = flag["expires_at"][:10] if flag.get("expires_at") else "never"
     _done(
         flag,
@@ -441,6 +471,7 @@ def export_flags(
     _out(escape(f"exported {summary['flags']} flags to {output}"))
 
 
-# `relgate flags lint` lives in its own module
+# `relgate flags lint`, segments, strategies, variants and depend live in their own modules
 with contextlib.suppress(ImportError):
     from relgate.cli import flags_lint  # noqa: F401
+from relgate.cli import flag_segments, flag_strategies  # noqa: E402, F401
