@@ -9,6 +9,7 @@ line of that path in the file (``with_file_lines``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -144,3 +145,77 @@ def pairs(text: str, option: str) -> Mapping[str, str]:
     if not sep or not key.strip():
         raise BadInput(f"{option} {text!r}: expected KEY=VALUE")
     return {key.strip(): value}
+
+
+def variant(text: str) -> dict[str, Any]:
+    """Read ``NAME[=PERCENT][,stickiness=FIELD][,payload=TYPE:VALUE]`` (payload last)."""
+    where = f"--variant {text!r}"
+    head, _, payload = text.partition(",payload=")
+    name_part, *options = head.split(",")
+    name, _, weight = name_part.partition("=")
+    result: dict[str, Any] = {"name": name.strip()}
+    if not result["name"]:
+        raise BadInput(f"{where}: starts with the variant's name, e.g. blue=50")
+    if weight.strip():
+        try:
+            percent = float(weight.strip().removesuffix("%"))
+        except ValueError:
+            percent = -1.0
+        if not 0 <= percent <= 100 or round(percent * 10) != percent * 10:
+            raise BadInput(f"{where}: weight {weight!r} is not a percentage 0 to 100 (0.1 steps)")
+        result["weight"] = round(percent * 10)
+        result["weightType"] = "fix"
+    for option in options:
+        field, sep, value = option.partition("=")
+        if field.strip() != "stickiness" or not sep or not value.strip():
+            raise BadInput(
+                f"{where}: {option!r}: expected stickiness=FIELD or payload=TYPE:VALUE (last)"
+            )
+        result["stickiness"] = value.strip()
+    if payload:
+        kind, sep, value = payload.partition(":")
+        if not sep or kind not in ("string", "json", "number", "csv"):
+            raise BadInput(
+                f"{where}: payload {payload!r}: expected TYPE:VALUE, TYPE string, json, "
+                "number or csv"
+            )
+        if kind == "json":
+            try:
+                json.loads(value)
+            except ValueError as exc:
+                raise BadInput(f"{where}: the json payload is not JSON: {exc}") from None
+        result["payload"] = {"type": kind, "value": value}
+    return result
+
+
+def variants(texts: list[str]) -> list[dict[str, Any]]:
+    """Read the ``--variant`` options; when all have weights they must add up to 100 %."""
+    chosen = [variant(text) for text in texts]
+    weighted = [v for v in chosen if v.get("weightType") == "fix"]
+    if chosen and len(weighted) == len(chosen):
+        total = sum(v["weight"] for v in chosen)
+        if total != 1000:
+            raise BadInput(
+                f"--variant: the weights add up to {total / 10:g}%, not 100%; leave one "
+                "without a weight to take the rest"
+            )
+        # Unleash needs one variable variant: the last takes the rest, its own weight
+        chosen[-1]["weightType"] = "variable"
+        del chosen[-1]["weight"]
+    return chosen
+
+
+def parent(text: str, enabled: bool, option: str) -> dict[str, Any]:
+    """Read ``PARENT[:VARIANT,...]`` of ``--on`` (enabled) or ``--off`` as a dependency."""
+    feature, sep, names_text = text.partition(":")
+    if not feature.strip():
+        raise BadInput(f"{option} {text!r}: expected PARENT or PARENT:VARIANT[,VARIANT...]")
+    dependency: dict[str, Any] = {"feature": feature.strip(), "enabled": enabled}
+    if sep:
+        names = [v.strip() for v in names_text.split(",") if v.strip()]
+        if not names or not enabled:
+            raise BadInput(
+                f"{option} {text!r}: variants follow ':' (PARENT:blue,green), only with --on"
+            )
+        dependency["variants"] = names
+    return dependency

@@ -8,7 +8,6 @@ options and files are read. In files, a constraint may be written as text
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -183,67 +182,6 @@ def set_strategies(
 # ---------------------------------------------------------------------------- variants
 
 
-def _variant(text: str) -> dict[str, Any]:
-    """Read ``NAME[=PERCENT][,stickiness=FIELD][,payload=TYPE:VALUE]`` (payload last)."""
-    from relgate.errors import BadInput
-
-    where = f"--variant {text!r}"
-    head, _, payload = text.partition(",payload=")
-    name_part, *options = head.split(",")
-    name, _, weight = name_part.partition("=")
-    variant: dict[str, Any] = {"name": name.strip()}
-    if not variant["name"]:
-        raise BadInput(f"{where}: starts with the variant's name, e.g. blue=50")
-    if weight.strip():
-        try:
-            percent = float(weight.strip().removesuffix("%"))
-        except ValueError:
-            percent = -1.0
-        if not 0 <= percent <= 100 or round(percent * 10) != percent * 10:
-            raise BadInput(f"{where}: weight {weight!r} is not a percentage 0 to 100 (0.1 steps)")
-        variant["weight"] = round(percent * 10)
-        variant["weightType"] = "fix"
-    for option in options:
-        field, sep, value = option.partition("=")
-        if field.strip() != "stickiness" or not sep or not value.strip():
-            raise BadInput(
-                f"{where}: {option!r}: expected stickiness=FIELD or payload=TYPE:VALUE (last)"
-            )
-        variant["stickiness"] = value.strip()
-    if payload:
-        kind, sep, value = payload.partition(":")
-        if not sep or kind not in ("string", "json", "number", "csv"):
-            raise BadInput(
-                f"{where}: payload {payload!r}: expected TYPE:VALUE, TYPE string, json, "
-                "number or csv"
-            )
-        if kind == "json":
-            try:
-                json.loads(value)
-            except ValueError as exc:
-                raise BadInput(f"{where}: the json payload is not JSON: {exc}") from None
-        variant["payload"] = {"type": kind, "value": value}
-    return variant
-
-
-def _variants_of(texts: list[str]) -> list[dict[str, Any]]:
-    from relgate.errors import BadInput
-
-    variants = [_variant(text) for text in texts]
-    weighted = [v for v in variants if v.get("weightType") == "fix"]
-    if variants and len(weighted) == len(variants):
-        total = sum(v["weight"] for v in variants)
-        if total != 1000:
-            raise BadInput(
-                f"--variant: the weights add up to {total / 10:g}%, not 100%; leave one "
-                "without a weight to take the rest"
-            )
-        # Unleash needs one variable variant: the last takes the rest, its own weight
-        variants[-1]["weightType"] = "variable"
-        del variants[-1]["weight"]
-    return variants
-
-
 @variants_app.command("set")
 def set_variants(
     key: KeyArgument,
@@ -284,7 +222,7 @@ def set_variants(
         document, lines = flag_input.read_document(file)
         body, at = flag_input.list_in(document, "variants", file, lines)
     else:
-        body = _variants_of(variants or [])
+        body = flag_input.variants(variants or [])
     with _client(url, token) as client, flag_input.with_file_lines(file, lines, at, "variants"):
         flag = client.put(f"/api/v1/flags/{_seg(key)}/environments/{_seg(env)}/variants", json=body)
     if json_output:
@@ -296,23 +234,6 @@ def set_variants(
 
 
 # ---------------------------------------------------------------------------- dependencies
-
-
-def _parent(text: str, enabled: bool, option: str) -> dict[str, Any]:
-    from relgate.errors import BadInput
-
-    feature, sep, variants = text.partition(":")
-    if not feature.strip():
-        raise BadInput(f"{option} {text!r}: expected PARENT or PARENT:VARIANT[,VARIANT...]")
-    dependency: dict[str, Any] = {"feature": feature.strip(), "enabled": enabled}
-    if sep:
-        names = [v.strip() for v in variants.split(",") if v.strip()]
-        if not names or not enabled:
-            raise BadInput(
-                f"{option} {text!r}: variants follow ':' (PARENT:blue,green), only with --on"
-            )
-        dependency["variants"] = names
-    return dependency
 
 
 @flags_app.command("depend")
@@ -336,13 +257,14 @@ def depend(
     json_output: JsonOption = False,
 ) -> None:
     """Make a flag depend on parent flags, in every environment (replaces its dependencies)."""
+    from relgate.cli import flag_input
     from relgate.cli.output import escape, print_json
     from relgate.errors import BadInput
 
     if clear == bool(on or off):
         raise BadInput("give --on PARENT / --off PARENT, or --clear")
-    body = [_parent(text, True, "--on") for text in on or []]
-    body += [_parent(text, False, "--off") for text in off or []]
+    body = [flag_input.parent(text, True, "--on") for text in on or []]
+    body += [flag_input.parent(text, False, "--off") for text in off or []]
     with _client(url, token) as client:
         flag = client.put(f"/api/v1/flags/{_seg(key)}/dependencies", json=body)
     if json_output:
