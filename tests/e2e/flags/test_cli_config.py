@@ -310,6 +310,28 @@ def test_an_expiry_in_the_past_is_refused_unless_forced(relgate_server: RelgateS
     assert "warning: cfg-expired is created already expired on 2020-01-01" in err
 
 
+def test_update_refuses_an_expiry_in_the_past_unless_forced(relgate_server: RelgateServer) -> None:
+    ok(relgate_server, "create", "cfg-renewed", "--expires", "2099-03-01")
+
+    code, _, err = flags(relgate_server, "update", "cfg-renewed", "--expires", "2021-01-01")
+    assert code == 2
+    assert "--expires 2021-01-01: the date is not in the future" in err
+    shown = json.loads(ok(relgate_server, "show", "cfg-renewed", "--json"))
+    assert shown["expires_at"].startswith("2099-03-01")
+
+    out = ok(relgate_server, "update", "cfg-renewed", "--owner", "growth", "--expires", "never")
+    assert "updated cfg-renewed; expires never" in out
+    code, _, err = flags(
+        relgate_server, "update", "cfg-renewed", "--expires", "2021-01-01", "--force-expired"
+    )
+    assert code == 0, err
+    assert "warning: cfg-renewed is already expired on 2021-01-01" in err
+    shown = json.loads(ok(relgate_server, "show", "cfg-renewed", "--json"))
+    assert (shown["owner"], shown["expires_at"][:10]) == ("growth", "2021-01-01")
+    code, _, err = flags(relgate_server, "update", "cfg-renewed")
+    assert (code, "nothing to change" in err) == (2, True)
+
+
 def test_the_api_refuses_an_expiry_in_the_past_naming_expires_at(
     relgate_server: RelgateServer,
 ) -> None:
