@@ -98,19 +98,25 @@ def constraints_in(
 
 
 def segment_ids(client: Client, names: list[Any], where: str) -> list[Any]:
-    """Return segment ids for ``names`` (names or ids); raises BadInput for an unknown name."""
-    if all(isinstance(name, int) for name in names):
+    """Return segment ids for ``names``: names, or ids (integers, or digits no segment is named).
+
+    Raises BadInput naming ``where`` for an unknown name; other values are
+    left for the server to refuse with their path.
+    """
+    if not any(isinstance(name, str) for name in names):
         return names
     known = {segment["name"]: segment["id"] for segment in client.get("/api/v1/segments")}
     ids: list[Any] = []
     for name in names:
-        if isinstance(name, str) and not name.isdigit():
-            if name not in known:
-                choices = ", ".join(sorted(known)) or "none yet"
-                raise BadInput(f"{where}: no segment {name!r} (segments: {choices})")
+        if isinstance(name, str) and name in known:
             ids.append(known[name])
+        elif isinstance(name, str) and name.isdigit():
+            ids.append(int(name))
+        elif isinstance(name, str):
+            choices = ", ".join(sorted(known)) or "none yet"
+            raise BadInput(f"{where}: no segment {name!r} (segments: {choices})")
         else:
-            ids.append(int(name) if isinstance(name, str) else name)
+            ids.append(name)
     return ids
 
 

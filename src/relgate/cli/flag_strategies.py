@@ -164,7 +164,9 @@ def set_strategies(
     with _client(url, token) as client:
         for index, strategy in enumerate(strategies):
             if isinstance(strategy, dict) and isinstance(strategy.get("segments"), list):
-                where = f"{file}: strategies[{index}].segments" if file else "--segment"
+                line = lines.get((*at, index, "segments"))
+                place = f"{file}:{line}" if line is not None else str(file)
+                where = f"{place}: strategies[{index}].segments" if file else "--segment"
                 strategy["segments"] = flag_input.segment_ids(client, strategy["segments"], where)
         with flag_input.with_file_lines(file, lines, at, "strategies"):
             flag = client.put(

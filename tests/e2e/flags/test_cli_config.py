@@ -256,6 +256,8 @@ def test_bad_input_names_what_is_wrong_with_exit_2(
     )
     bad_text = tmp_path / "text.yaml"
     bad_text.write_text("- name: default\n  constraints:\n    - appName INN web\n")
+    unknown_segment = tmp_path / "segment.yaml"
+    unknown_segment.write_text("- name: default\n  segments: [cfg-nowhere]\n")
     missing = tmp_path / "missing.yaml"
     variants = ("variants", "set", "cfg-bad", "--env", "production")
     cases = [
@@ -269,6 +271,8 @@ def test_bad_input_names_what_is_wrong_with_exit_2(
          f"{bad_rollout}:4: strategies[0].parameters.rollout: 'lots' is not a whole percentage"),
         ((*base, "--file", str(bad_text)),
          f"{bad_text}:3: constraint 'appName INN web': unknown operator 'INN'"),
+        ((*base, "--file", str(unknown_segment)),
+         f"{unknown_segment}:2: strategies[0].segments: no segment 'cfg-nowhere'"),
         ((*base, "--strategy", "default", "--segment", "cfg-nowhere"),
          "--segment: no segment 'cfg-nowhere'"),
         ((*base, "--strategy", "gradualRolloutRandom"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -11,6 +12,7 @@ from relgate.cli.flag_input import (
     list_in,
     parent,
     read_document,
+    segment_ids,
     variant,
     variants,
     with_file_lines,
@@ -123,3 +125,26 @@ def test_a_server_error_naming_a_path_is_told_with_the_files_line(tmp_path: Path
         with_file_lines(path, lines, (), "strategies"),
     ):
         raise BadInput("no flag 'x'")
+
+
+class _Segments:
+    """Answers GET /api/v1/segments as a server would; counts the requests."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get(self, path: str) -> list[dict[str, Any]]:
+        assert path == "/api/v1/segments"
+        self.asked += 1
+        return [{"name": "beta", "id": 4}, {"name": "2024", "id": 9}]
+
+
+def test_segments_are_named_or_given_by_id_and_a_name_wins_over_digits() -> None:
+    server = _Segments()
+    client = cast(Any, server)
+
+    assert segment_ids(client, [1, 2], "--segment") == [1, 2]
+    assert server.asked == 0
+    assert segment_ids(client, ["beta", "2024", "7", 3], "--segment") == [4, 9, 7, 3]
+    with pytest.raises(BadInput, match=r"^--segment: no segment 'gamma' \(segments: 2024, beta\)"):
+        segment_ids(client, ["gamma"], "--segment")
