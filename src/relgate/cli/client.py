@@ -142,6 +142,14 @@ class Client:
         """POST a JSON body (or raw ``content``) to ``path``; return the decoded JSON."""
         return self._json(self._send("POST", path, json=json, params=params, content=content))
 
+    def put(self, path: str, *, json: Any = None) -> Any:
+        """PUT a JSON body to ``path``; return the decoded JSON."""
+        return self._json(self._send("PUT", path, json=json))
+
+    def patch(self, path: str, *, json: Any = None) -> Any:
+        """PATCH ``path`` with a JSON body; return the decoded JSON."""
+        return self._json(self._send("PATCH", path, json=json))
+
     def delete(self, path: str) -> Any:
         """DELETE ``path``; return the decoded JSON."""
         return self._json(self._send("DELETE", path))

@@ -1,7 +1,9 @@
 """relgate flags …: feature flags on the relgate server.
 
-create, list, show, enable, disable, kill, rollout, archive, revive, import,
-export. Each takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN,
+create, update, list, show, enable, disable, kill, rollout, archive, revive,
+import, export here; lint (flags_lint.py), segments (flag_segments.py), strategies,
+variants and depend (flag_strategies.py) register on the same group. Each
+takes ``--url`` and ``--token`` (else RELGATE_URL / RELGATE_TOKEN,
 else the `relgate login` file) and ``--json`` to print the server's answer for
 machines. Exit codes: 0 ok, 1 conflict or the server could not be reached,
 2 bad input (an unknown flag included).
@@ -12,6 +14,7 @@ Only Typer is imported at module level, so ``relgate version`` stays fast.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -88,6 +91,38 @@ def _expiry(text: str | None) -> tuple[bool, str | None]:
         raise BadInput(f"--expires: {text!r} is not a date YYYY-MM-DD (or 'never')") from None
 
 
+@contextlib.contextmanager
+def _past_expiry(expires: str | None, what: str) -> Iterator[None]:
+    """Tell the server's refusal of an expiry not in the future in the CLI's words."""
+    from relgate.errors import BadInput
+
+    try:
+        yield
+    except BadInput as exc:
+        if exc.message.startswith("expires_at:") and "not in the future" in exc.message:
+            raise BadInput(
+                f"--expires {expires}: the date is not in the future, so {what} already "
+                "expired (stale); give a later date, 'never', or --force-expired to set it anyway"
+            ) from None
+        raise
+
+
+def _warn_expired(flag: dict[str, Any], done: str) -> None:
+    expired = [r for r in flag.get("stale_reasons") or [] if r.startswith("expired")]
+    if expired:
+        typer.echo(f"warning: {flag['key']} {done} already {expired[0]}: it is stale", err=True)
+
+
+ForceExpiredOption = Annotated[
+    bool,
+    typer.Option(
+        "--force-expired",
+        help="Accept an --expires date that is not in the future: the flag is then already "
+        "expired (stale), with a warning.",
+    ),
+]
+
+
 # ---------------------------------------------------------------------------- commands
 
 
@@ -111,8 +146,13 @@ def create(
     ] = None,
     expires: Annotated[
         str | None,
-        typer.Option("--expires", help="Expiry date YYYY-MM-DD, or 'never' [default: by type]."),
+        typer.Option(
+            "--expires",
+            help="Expiry date YYYY-MM-DD (midnight UTC, in the future), or 'never' "
+            "[default: by type].",
+        ),
     ] = None,
+    force_expired: ForceExpiredOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -128,14 +168,71 @@ def create(
     given, expiry = _expiry(expires)
     if given:
         body["expires_at"] = expiry
-    with _client(url, token) as client:
+    if force_expired:
+        body["force_expired"] = True
+    with _client(url, token) as client, _past_expiry(expires, f"{key} would be created"):
         flag = client.post("/api/v1/flags", json=body)
+    _warn_expired(flag, "is created")
     expiry_text = flag["expires_at"][:10] if flag.get("expires_at") else "never"
     _done(
         flag,
         json_output,
         f"created {flag['type']} flag {key}, off everywhere; expires {expiry_text}",
     )
+
+
+@flags_app.command("update")
+def update(
+    key: KeyArgument,
+    flag_type: Annotated[
+        str | None,
+        typer.Option("--type", help="release, experiment, operational, kill-switch or permission."),
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="What it is for.", show_default=False)
+    ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", help="Who removes it ('' for nobody).", show_default=False),
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Replace the tags (repeatable); 'type:value' or 'value'."),
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            help="New expiry date YYYY-MM-DD (midnight UTC, in the future), or 'never'.",
+            show_default=False,
+        ),
+    ] = None,
+    force_expired: ForceExpiredOption = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a flag's metadata: only the options given."""
+    from relgate.errors import BadInput
+
+    body: dict[str, Any] = {}
+    for name, value in (("type", flag_type), ("description", description), ("tags", tags)):
+        if value is not None:
+            body[name] = value
+    if owner is not None:
+        body["owner"] = owner or None
+    given, expiry = _expiry(expires)
+    if given:
+        body["expires_at"] = expiry
+    if not body:
+        raise BadInput("nothing to change: give --type, --description, --owner, --tag or --expires")
+    if force_expired:
+        body["force_expired"] = True
+    with _client(url, token) as client, _past_expiry(expires, f"{key} would be"):
+        flag = client.patch(f"/api/v1/flags/{_seg(key)}", json=body)
+    _warn_expired(flag, "is")
+    expiry_text = flag["expires_at"][:10] if flag.get("expires_at") else "never"
+    _done(flag, json_output, f"updated {key}; expires {expiry_text}")
 
 
 @flags_app.command("list")
@@ -441,6 +538,7 @@ def export_flags(
     _out(escape(f"exported {summary['flags']} flags to {output}"))
 
 
-# `relgate flags lint` lives in its own module
+# `relgate flags lint`, segments, strategies, variants and depend live in their own modules
 with contextlib.suppress(ImportError):
     from relgate.cli import flags_lint  # noqa: F401
+from relgate.cli import flag_segments, flag_strategies  # noqa: E402, F401

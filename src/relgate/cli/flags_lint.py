@@ -207,8 +207,9 @@ def lint_command(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to search for flag references.",
-            metavar="PATH",
+            help="One or more files and folders to search for flag references "
+            "(folders recursively).",
+            metavar="PATH...",
             show_default=False,
         ),
     ],
@@ -243,6 +244,9 @@ def lint_command(
     ] = None,
 ) -> None:
     """Find flag references in code and report flag debt.
+
+    PATH...: one or more files and folders to search (folders recursively,
+    minus flags.lint.exclude), e.g. `relgate flags lint src tests app.py`.
 
     Reports flags used in code but not defined, defined but no longer
     referenced, expired, potentially stale, and on for everyone everywhere for

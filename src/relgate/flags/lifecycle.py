@@ -81,6 +81,21 @@ def default_expiry(flag_type: str, created_at: datetime) -> datetime | None:
     return _utc(created_at) + timedelta(days=days)
 
 
+def check_expiry(expires_at: datetime | None, now: datetime, *, force_expired: bool) -> None:
+    """Refuse an expiry that is not in the future, unless ``force_expired``.
+
+    A flag given such a date would be expired, hence stale, from the moment it
+    is saved. Raises BadInput naming the field ``expires_at`` and the way out.
+    """
+    if expires_at is None or force_expired or _utc(expires_at) > _utc(now):
+        return
+    raise BadInput(
+        f"expires_at: {_utc(expires_at).isoformat()} is not in the future (now "
+        f"{_utc(now).isoformat(timespec='seconds')}): the flag would be expired from the "
+        "start; send force_expired: true to set it anyway"
+    )
+
+
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 

@@ -182,21 +182,28 @@ class FlagService(FlagSegments, FlagTransfer):
         tags: Sequence[str] = (),
         expires_at: datetime | _Unset | None = UNSET,
         impression_data: bool = False,
+        force_expired: bool = False,
     ) -> FlagView:
         """Create a flag, off in every environment; return it.
 
         ``expires_at`` defaults by type (``relgate.flags.lifecycle.default_expiry``);
-        ``None`` means never. Raises ``InvalidFlagDefinition`` for a bad key or
-        type and ``Conflict`` when the key is taken (archived flags included).
+        ``None`` means never; a time not in the future is refused (``BadInput``
+        naming ``expires_at``) unless ``force_expired``. Raises
+        ``InvalidFlagDefinition`` for a bad key or type and ``Conflict`` when
+        the key is taken (archived flags included).
         """
-        from relgate.flags.lifecycle import default_expiry
+        from relgate.flags.lifecycle import check_expiry, default_expiry
 
         principal.require(Action.MANAGE_FLAGS)
         fmt.check_key(key)
         fmt.check_type(type)
         check_metadata(description, owner, tags)
         now = self._clock.now()
-        expiry = default_expiry(type, now) if isinstance(expires_at, _Unset) else expires_at
+        if isinstance(expires_at, _Unset):
+            expiry = default_expiry(type, now)
+        else:
+            check_expiry(expires_at, now, force_expired=force_expired)
+            expiry = expires_at
         with self._uow() as uow:
             existing = uow.session.scalar(select(FlagRow).where(FlagRow.key == key))
             if existing is not None:
@@ -232,14 +239,21 @@ class FlagService(FlagSegments, FlagTransfer):
         tags: Sequence[str] | None = None,
         expires_at: datetime | _Unset | None = UNSET,
         impression_data: bool | None = None,
+        force_expired: bool = False,
     ) -> FlagView:
         """Change a flag's metadata (only the fields given); return it.
 
-        Raises ``NotFound``, ``Conflict`` for an archived flag and
-        ``InvalidFlagDefinition`` for an unknown type.
+        A new ``expires_at`` not in the future is refused (``BadInput`` naming
+        ``expires_at``) unless ``force_expired``. Raises ``NotFound``,
+        ``Conflict`` for an archived flag and ``InvalidFlagDefinition`` for an
+        unknown type.
         """
+        from relgate.flags.lifecycle import check_expiry
+
         principal.require(Action.MANAGE_FLAGS)
         check_metadata(description, None if isinstance(owner, _Unset) else owner, tags or ())
+        if not isinstance(expires_at, _Unset):
+            check_expiry(expires_at, self._clock.now(), force_expired=force_expired)
         with self._uow() as uow:
             flag = load_live_flag(uow, key)
             before = flag_state(flag)

@@ -340,11 +340,19 @@ def normalize_dependencies(raw: object, where: str = "dependencies") -> list[Any
     return dependencies
 
 
+LIST_OPERATORS: Final = frozenset(
+    {"IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH", "IN_CIDR"}
+)
+
+
 def parse_constraint_text(text: str) -> dict[str, Any]:
     """Return the constraint written as ``'field OPERATOR a,b,c'`` (``NOT`` before inverts).
 
     ``userTier IN premium,gold`` and ``appVersion SEMVER_GTE 2.0.0`` are
-    examples. Raises ``InvalidFlagDefinition`` when the text has not three parts.
+    examples; list operators (``IN``, ``STR_*``, ``IN_CIDR``...) split the
+    values on commas, the others take one value. Unlike stored definitions,
+    written text must use an operator relgate knows (a typo would match
+    nobody). Raises ``InvalidFlagDefinition`` naming the text and what is wrong.
     """
     parts = text.split(None, 2)
     inverted = False
@@ -359,6 +367,11 @@ def parse_constraint_text(text: str) -> dict[str, Any]:
         )
     field_name, operator, values = parts
     operator = operator.upper()
+    if operator not in OPERATORS:
+        raise InvalidFlagDefinition(
+            f"constraint {text!r}: unknown operator {parts[1]!r}: expected one of "
+            f"{', '.join(sorted(OPERATORS))}"
+        )
     constraint: dict[str, Any] = {
         "contextName": field_name,
         "operator": operator,
@@ -366,11 +379,25 @@ def parse_constraint_text(text: str) -> dict[str, Any]:
         "inverted": inverted,
         "caseInsensitive": False,
     }
-    if operator in {"IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH", "IN_CIDR"}:
+    if operator in LIST_OPERATORS:
         constraint["values"] = [v.strip() for v in values.split(",") if v.strip()]
+        if not constraint["values"]:
+            raise InvalidFlagDefinition(
+                f"constraint {text!r}: {operator} needs at least one value (a,b,c)"
+            )
     else:
         constraint["value"] = values.strip()
     return constraint
+
+
+def constraint_text(constraint: Mapping[str, Any]) -> str:
+    """Write a stored constraint as ``parse_constraint_text`` reads it (``NOT`` when inverted)."""
+    values = constraint.get("values") or [constraint.get("value", "")]
+    negation = "NOT " if constraint.get("inverted") else ""
+    return (
+        f"{constraint.get('contextName')} {negation}{constraint.get('operator')} "
+        f"{','.join(str(v) for v in values)}"
+    )
 
 
 # --------------------------------------------------------------------------- import

@@ -31,10 +31,10 @@ def test_create_roll_out_list_and_show_a_flag(relgate_server: RelgateServer) -> 
         "--tag",
         "checkout",
         "--expires",
-        "2027-01-15",
+        "2099-01-15",
     )
     assert code == 0, err
-    assert "created release flag cli-checkout, off everywhere; expires 2027-01-15" in out
+    assert "created release flag cli-checkout, off everywhere; expires 2099-01-15" in out
 
     code, out, err = flags(
         relgate_server,
@@ -60,7 +60,7 @@ def test_create_roll_out_list_and_show_a_flag(relgate_server: RelgateServer) -> 
     assert code == 0, err
     assert "production: on 25%" in out
     assert "if userTier IN premium,gold" in out
-    assert "expires: 2027-01-15" in out
+    assert "expires: 2099-01-15" in out
 
     code, out, _ = flags(relgate_server, "show", "cli-checkout", "--json")
     strategy = json.loads(out)["environments"]["production"]["strategies"][0]

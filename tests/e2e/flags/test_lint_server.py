@@ -32,7 +32,9 @@ def server_with_flags(tmp_path: Path) -> Iterator[tuple[ServerProcess, Services,
     services = build(Settings(database_url=url))
     _, token = services.tokens.create("lint-ci", "admin", "tester")
     now = datetime.now(UTC)
-    services.flags.create(ADMIN, "express-checkout-v2", expires_at=now - timedelta(days=2))
+    services.flags.create(
+        ADMIN, "express-checkout-v2", expires_at=now - timedelta(days=2), force_expired=True
+    )
     services.flags.set_strategies(ADMIN, "express-checkout-v2", "production", [{"name": "default"}])
     services.flags.enable(ADMIN, "express-checkout-v2", "production")
     services.flags.create(ADMIN, "new-nav", type="kill-switch", owner="web-team")

@@ -492,6 +492,35 @@ def test_dependencies_are_one_level_deep_and_hold_at_evaluation(flags: FlagServi
         flags.archive(ADMIN, "parent")
 
 
+def test_an_expiry_not_in_the_future_is_refused_naming_the_field(flags: FlagService) -> None:
+    refused = r"^expires_at: 2026-11-01T00:00:00\+00:00 is not in the future"
+    with pytest.raises(BadInput, match=refused):
+        flags.create(ADMIN, "born-expired", expires_at=datetime(2026, 11, 1, tzinfo=UTC))
+    with pytest.raises(BadInput, match=r"force_expired"):
+        flags.create(ADMIN, "born-expired", expires_at=START)
+    assert [f.key for f in flags.list_flags(ADMIN)] == []
+
+
+def test_force_expired_creates_a_flag_that_is_stale_from_the_start(flags: FlagService) -> None:
+    flag = flags.create(
+        ADMIN, "born-expired", expires_at=datetime(2026, 11, 1, tzinfo=UTC), force_expired=True
+    )
+
+    assert flag.stale_reasons[0] == "expired on 2026-11-01"
+
+
+def test_an_update_to_a_past_expiry_is_refused_unless_forced(flags: FlagService) -> None:
+    flags.create(ADMIN, "aging")
+    past = START - timedelta(days=1)
+
+    with pytest.raises(BadInput, match=r"^expires_at: .* not in the future"):
+        flags.update(ADMIN, "aging", expires_at=past)
+    assert flags.get_flag(ADMIN, "aging").expires_at == START + timedelta(days=30)
+    # other fields, and clearing the expiry, are not concerned
+    assert flags.update(ADMIN, "aging", description="x", expires_at=None).expires_at is None
+    assert flags.update(ADMIN, "aging", expires_at=past, force_expired=True).expires_at == past
+
+
 # ---------------------------------------------------------------------------- views: stale, metrics
 
 

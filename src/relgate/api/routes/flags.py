@@ -36,6 +36,8 @@ class FlagCreate(BaseModel):
     # left out: the type's default expiry; null: never expires
     expires_at: datetime | date | None = None
     impression_data: bool = False
+    # an expires_at not in the future is refused unless this is true
+    force_expired: bool = False
 
 
 class FlagUpdate(BaseModel):
@@ -47,6 +49,7 @@ class FlagUpdate(BaseModel):
     tags: list[Tag] | None = None
     expires_at: datetime | date | None = None
     impression_data: bool | None = None
+    force_expired: bool = False
 
 
 class KillBody(BaseModel):
@@ -102,7 +105,10 @@ def list_flags(
 
 @router.post("/flags", status_code=201, tags=["flags"])
 def create_flag(body: FlagCreate, services: ServicesDep, me: PrincipalDep) -> FlagView:
-    """Create a flag, off everywhere; 409 when the key exists."""
+    """Create a flag, off everywhere; 409 when the key exists.
+
+    400 naming ``expires_at`` when it is not in the future, unless ``force_expired``.
+    """
     expires = _instant(body.expires_at) if "expires_at" in body.model_fields_set else UNSET
     return services.flags.create(
         me,
@@ -113,6 +119,7 @@ def create_flag(body: FlagCreate, services: ServicesDep, me: PrincipalDep) -> Fl
         tags=body.tags,
         expires_at=expires,
         impression_data=body.impression_data,
+        force_expired=body.force_expired,
     )
 
 
@@ -136,6 +143,7 @@ def update_flag(
         tags=body.tags,
         expires_at=_instant(body.expires_at) if "expires_at" in given else UNSET,
         impression_data=body.impression_data,
+        force_expired=body.force_expired,
     )
 
 
