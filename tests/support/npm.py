@@ -24,8 +24,7 @@ NPM_TIMEOUT_SECONDS = 300
 
 def cache_root() -> Path:
     return Path(
-        os.environ.get("RELGATE_TEST_NPM_CACHE")
-        or Path(tempfile.gettempdir()) / "relgate-test-npm"
+        os.environ.get("RELGATE_TEST_NPM_CACHE") or Path(tempfile.gettempdir()) / "relgate-test-npm"
     )
 
 
