@@ -1,4 +1,4 @@
-"""The real ``unleash-proxy-client`` npm package, installed once into a cache outside the repository.
+"""The real ``unleash-proxy-client`` npm package, installed once into a cache outside the checkout.
 
 ``proxy_client()`` runs ``npm install unleash-proxy-client@VERSION`` into
 ``$RELGATE_TEST_NPM_CACHE`` (default: ``<tmp>/relgate-test-npm``) the first
