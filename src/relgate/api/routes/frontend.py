@@ -33,6 +33,8 @@ from relgate.auth.origins import ANY_ORIGIN, allows
 from relgate.bootstrap import Services
 from relgate.errors import BadInput, Forbidden, RelgateError
 from relgate.flags.frontend import (
+    MAX_FIELDS,
+    MAX_VALUE,
     FrontendAuthenticator,
     body_context,
     document_etag,
@@ -147,7 +149,42 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
-@router.get("", responses=_RESPONSES)
+def _query_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", "maxLength": MAX_VALUE},
+    }
+
+
+_QUERY: Final = {
+    "parameters": [
+        _query_parameter("userId", "The user."),
+        _query_parameter("sessionId", "The session."),
+        _query_parameter("remoteAddress", "The client's address (default: the caller's)."),
+        _query_parameter("appName", "The app (default: the unleash-appname header)."),
+        _query_parameter("currentTime", "The time to evaluate at, ISO 8601 (default: now)."),
+        {
+            "name": "properties",
+            "in": "query",
+            "required": False,
+            "style": "deepObject",
+            "explode": True,
+            "description": "Properties as properties[name]=value; any other parameter is a "
+            "property too.",
+            "schema": {
+                "type": "object",
+                "maxProperties": MAX_FIELDS,
+                "additionalProperties": {"type": "string", "maxLength": MAX_VALUE},
+            },
+        },
+    ]
+}
+
+
+@router.get("", responses=_RESPONSES, openapi_extra=_QUERY)
 async def get_toggles(request: Request, clients: FlagClientsDep, me: FrontendDep) -> Response:
     """The flags that are on for the query's context, in the token's environment.
 
