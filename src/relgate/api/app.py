@@ -49,6 +49,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
         control,
         delivery,
         flags,
+        frontend,
         metrics,
         notify,
         ofrep,
@@ -68,6 +69,7 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     app.include_router(flags.router)
     app.include_router(unleash.router)
     app.include_router(ofrep.router)
+    app.include_router(frontend.router)
     app.include_router(notify.router)
     app.include_router(metrics.router)
     app.include_router(delivery.router)
@@ -78,6 +80,8 @@ def create_app(services: Services, *, start_workers: bool = True) -> FastAPI:
     # answers cached GET /api/client/features before FastAPI's routing: the
     # Unleash SDKs' polling is by far the most frequent request
     unleash.install_fast_path(app)
+    # CORS of /api/frontend, per frontend token: outermost, so refusals carry it too
+    frontend.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -122,6 +122,28 @@ BODY_RULES: Final[tuple[BodyRule, ...]] = (
         description='The evaluation context: {"context": {"targetingKey": "user-1", ...}}; '
         "an empty body is an empty context.",
     ),
+    BodyRule(
+        "POST",
+        "/api/frontend",
+        64 * KIB,
+        raw={"application/json": _JSON_OBJECT},
+        description='The evaluation context: {"context": {"userId": "u-1", "properties": '
+        "{...}}}; an empty body is an empty context.",
+    ),
+    BodyRule(
+        "POST",
+        "/api/frontend/client/metrics",
+        1 * MIB,
+        raw={"application/json": {"schema": {"$ref": "#/components/schemas/ClientMetrics"}}},
+        description="A browser SDK's bucket of yes/no/variant counts per flag.",
+    ),
+    BodyRule(
+        "POST",
+        "/api/frontend/client/register",
+        64 * KIB,
+        raw={"application/json": {"schema": {"$ref": "#/components/schemas/ClientRegistration"}}},
+        description="What the browser SDK instance is.",
+    ),
 )
 
 # routes that need no token: the OpenAPI document and its viewer
@@ -253,6 +275,15 @@ class BodyLimits:
                 f"the flag client API needs a token with the role client; token "
                 f"{principal.name!r} has the role {principal.role}"
             )
+        if _is_frontend(path) and principal.role is not Role.FRONTEND:
+            raise errors.Forbidden(
+                f"the frontend API needs a token with the role frontend; token "
+                f"{principal.name!r} has the role {principal.role}"
+            )
+
+
+def _is_frontend(path: str) -> bool:
+    return path == "/api/frontend" or path.startswith("/api/frontend/")
 
 
 def _content_length(value: str) -> int:

@@ -74,6 +74,13 @@ _SECURITY: Final = {
         "description": "A flag client token, as Unleash SDKs send it (`Bearer` optional); "
         "OFREP also takes it in X-API-Key.",
     },
+    "frontendToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A frontend token (browser and mobile apps, /api/frontend), as "
+        "Unleash's frontend SDKs send it (`Bearer` optional).",
+    },
 }
 
 _WRITES: Final = {"post", "put", "patch", "delete"}
@@ -126,6 +133,8 @@ def _complete(operation: dict[str, Any], method: str, path: str) -> None:
     if needs_token(path):
         client = path.startswith(("/api/client/", "/ofrep/"))
         operation["security"] = [{"clientToken": []}] if client else [{"bearerToken": []}]
+        if path == "/api/frontend" or path.startswith("/api/frontend/"):
+            operation["security"] = [{"frontendToken": []}]
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
     rule = rule_for(method, path)

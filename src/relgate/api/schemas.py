@@ -153,6 +153,11 @@ class TokenCreate(_Body):
     environments: list[Annotated[str, Field(max_length=limits.ENVIRONMENT)]] = Field(
         default_factory=list, max_length=1000, description="Scope; empty: every environment."
     )
+    origins: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="A frontend token's browser origins (CORS), scheme://host[:port] or *.",
+    )
 
 
 class CancelBody(_Body):

@@ -191,6 +191,7 @@ def principal_of(
         aliases=aliases,
         services=frozenset(token.services) if token.services is not None else None,
         environments=frozenset(token.environments) if token.environments is not None else None,
+        origins=frozenset(token.origins or ()),
     )
 
 

@@ -18,6 +18,8 @@ class Role(StrEnum):
     CI = "ci"
     APPROVER = "approver"
     CLIENT = "client"  # feature-flag clients, scoped to one environment
+    # browser and mobile apps: the evaluated flags of one environment (/api/frontend)
+    FRONTEND = "frontend"
 
 
 class Action(StrEnum):
@@ -32,11 +34,15 @@ class Action(StrEnum):
     MANAGE_TOKENS = "manage tokens"
     MANAGE_FLAGS = "manage feature flags"
     EVALUATE_FLAGS = "read the flags of an environment as an SDK"
+    EVALUATE_FRONTEND = "read the evaluated flags of an environment as a browser or mobile app"
     WRITE_AUDIT_CHECKPOINTS = "write audit checkpoints"
     MANAGE_DEPLOYERS = "manage registered deployers"
     MANAGE_NOTIFICATIONS = "manage notification subscribers"
     MANAGE_INCIDENTS = "open and resolve incidents"
 
+
+# roles whose tokens read the flags of exactly one environment
+ONE_ENVIRONMENT_ROLES: frozenset[Role] = frozenset({Role.CLIENT, Role.FRONTEND})
 
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset({Role.ADMIN, Role.CI, Role.APPROVER}),
@@ -51,6 +57,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_TOKENS: frozenset({Role.ADMIN}),
     Action.MANAGE_FLAGS: frozenset({Role.ADMIN, Role.CI}),
     Action.EVALUATE_FLAGS: frozenset({Role.CLIENT}),
+    Action.EVALUATE_FRONTEND: frozenset({Role.FRONTEND}),
     Action.WRITE_AUDIT_CHECKPOINTS: frozenset({Role.ADMIN}),
     Action.MANAGE_DEPLOYERS: frozenset({Role.ADMIN}),
     Action.MANAGE_NOTIFICATIONS: frozenset({Role.ADMIN}),
@@ -75,7 +82,8 @@ class Principal:
     ``identity`` is the normalised key of the person or robot the token belongs to
     (by default the token's name); ``emails`` are that identity's addresses,
     normalised. ``services`` and ``environments`` limit what the token may touch;
-    ``None`` means no limit. ``environment`` is the one environment of a client token.
+    ``None`` means no limit. ``environment`` is the one environment of a client or
+    frontend token; ``origins`` are the browser origins a frontend token is served to.
     """
 
     name: str
@@ -86,6 +94,7 @@ class Principal:
     aliases: frozenset[str] = field(default_factory=frozenset)
     services: frozenset[str] | None = None
     environments: frozenset[str] | None = None
+    origins: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if not self.identity:
@@ -157,7 +166,7 @@ class Principal:
     @property
     def unrestricted(self) -> bool:
         """Whether the token may touch every service and every environment."""
-        if self.role is Role.CLIENT:
+        if self.role in ONE_ENVIRONMENT_ROLES:
             return False
         return self.services is None and self.environments is None
 
@@ -166,10 +175,12 @@ class Principal:
         parts = []
         if self.services is not None:
             parts.append("services " + (", ".join(sorted(self.services)) or "(none)"))
-        if self.role is Role.CLIENT and self.environment is not None:
+        if self.role in ONE_ENVIRONMENT_ROLES and self.environment is not None:
             parts.append(f"environment {self.environment}")
         elif self.environments is not None:
             parts.append("environments " + (", ".join(sorted(self.environments)) or "(none)"))
+        if self.role is Role.FRONTEND:
+            parts.append("origins " + (", ".join(sorted(self.origins)) or "(none)"))
         return "; ".join(parts) or "everything"
 
     def may_touch_service(self, service: str) -> bool:
@@ -178,7 +189,7 @@ class Principal:
 
     def may_touch_environment(self, environment: str) -> bool:
         """Whether the token's scope admits ``environment`` (a client token: only its own)."""
-        if self.role is Role.CLIENT and self.environment is not None:
+        if self.role in ONE_ENVIRONMENT_ROLES and self.environment is not None:
             return environment == self.environment
         return self.environments is None or environment in self.environments
 

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from relgate import limits
 from relgate.audit import store as audit
 from relgate.auth import identities
-from relgate.auth.model import Action, Principal, Role, hash_token, new_token
+from relgate.auth.model import ONE_ENVIRONMENT_ROLES, Action, Principal, Role, hash_token, new_token
+from relgate.auth.origins import canonical_origins
 from relgate.clock import Clock
 from relgate.errors import BadInput, Conflict, NotFound, Unauthorized
 from relgate.store.tables import IdentityNameRow, IdentityRow, TokenRow
@@ -32,15 +33,20 @@ class TokenInfo:
     identity: str | None = None
     services: list[str] | None = None
     environments: list[str] | None = None
+    origins: list[str] | None = None
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What a new token may touch: None = unrestricted; ``environment`` is a client token's one."""
+    """What a new token may touch: None = unrestricted; ``environment`` is a client token's one.
+
+    ``origins`` are a frontend token's browser origins (None for other roles).
+    """
 
     environment: str | None
     services: list[str] | None
     environments: list[str] | None
+    origins: list[str] | None = None
 
 
 def token_scope(
@@ -48,26 +54,35 @@ def token_scope(
     environment: str | None,
     services: Sequence[str] | None,
     environments: Sequence[str] | None,
+    origins: Sequence[str] | None = None,
 ) -> Scope:
     """Return the scope of a token of ``role``; empty lists mean unrestricted.
 
-    A client token reads the flags of exactly one environment (``environment``, or
-    the one entry of ``environments``); for other roles ``environment`` is one more
-    environment of the scope. Raises BadInput naming what is wrong.
+    A client or frontend token reads the flags of exactly one environment
+    (``environment``, or the one entry of ``environments``); for other roles
+    ``environment`` is one more environment of the scope. Only a frontend token
+    has ``origins`` (canonical; none: only clients that send no ``Origin``).
+    Raises BadInput naming what is wrong.
     """
     svc = _names("service", services)
     envs = _names("environment", environments)
-    if role is Role.CLIENT:
+    if origins and role is not Role.FRONTEND:
+        raise BadInput(
+            f"origins are for frontend tokens (browser apps); a {role} token takes none: "
+            "drop --origin"
+        )
+    if role in ONE_ENVIRONMENT_ROLES:
         if svc is not None:
             raise BadInput(
-                "a client token reads feature flags, which belong to no service: drop --service"
+                f"a {role} token reads feature flags, which belong to no service: drop --service"
             )
         chosen = {*(envs or []), *([environment] if environment else [])}
         if len(chosen) != 1:
-            raise BadInput("a client token is scoped to exactly one environment: pass one --env")
+            raise BadInput(f"a {role} token is scoped to exactly one environment: pass one --env")
         (only,) = chosen
         _names("environment", [only])
-        return Scope(environment=only, services=None, environments=None)
+        allowed = canonical_origins(origins or ()) if role is Role.FRONTEND else None
+        return Scope(environment=only, services=None, environments=None, origins=allowed)
     if environment:
         envs = sorted({*(envs or []), *(_names("environment", [environment]) or [])})
     return Scope(environment=None, services=svc, environments=envs)
@@ -133,6 +148,7 @@ class TokenService:
         identity: str | None = None,
         services: Sequence[str] | None = None,
         environments: Sequence[str] | None = None,
+        origins: Sequence[str] | None = None,
     ) -> tuple[TokenInfo, str]:
         """Create a token as ``principal`` (an unrestricted admin); see ``create``."""
         principal.require(Action.MANAGE_TOKENS, everywhere=True)
@@ -145,6 +161,7 @@ class TokenService:
             identity=identity,
             services=services,
             environments=environments,
+            origins=origins,
         )
 
     def create(
@@ -158,6 +175,7 @@ class TokenService:
         identity: str | None = None,
         services: Sequence[str] | None = None,
         environments: Sequence[str] | None = None,
+        origins: Sequence[str] | None = None,
         action: str = "token.created",
     ) -> tuple[TokenInfo, str]:
         """Create a token; return its info and the secret, which is shown only this once.
@@ -166,7 +184,7 @@ class TokenService:
         else to the one of its own name; an unknown identity is created, and
         ``emails`` are added to it. Raises BadInput for an unknown role, a bad
         scope or email, Conflict when the name is taken or an email belongs to
-        another identity.
+        another identity. ``origins`` (a frontend token's) are browser origins.
         """
         try:
             parsed = Role(role)
@@ -180,7 +198,7 @@ class TokenService:
             limits.check_text("services", one, limits.SERVICE)
         for one in environments or ():
             limits.check_text("environments", one, limits.ENVIRONMENT)
-        scope = token_scope(parsed, environment, services, environments)
+        scope = token_scope(parsed, environment, services, environments, origins)
         secret = new_token()
         now = self._clock.now()
         with self._uow() as uow:
@@ -200,6 +218,7 @@ class TokenService:
                 identity_id=owner.id,
                 services=scope.services,
                 environments=scope.environments,
+                origins=scope.origins,
             )
             try:
                 with uow.session.begin_nested():
@@ -218,10 +237,21 @@ class TokenService:
                     "environment": scope.environment,
                     "services": scope.services,
                     "environments": scope.environments,
+                    **({"origins": scope.origins} if scope.origins is not None else {}),
                 },
             )
             uow.commit()
             return _info(row, owner.key), secret
+
+    def frontend_origins(self) -> frozenset[str]:
+        """Return the origins of every live frontend token (what a CORS preflight may admit)."""
+        with self._uow() as uow:
+            rows = uow.session.scalars(
+                select(TokenRow.origins).where(
+                    TokenRow.role == Role.FRONTEND.value, TokenRow.revoked_at.is_(None)
+                )
+            ).all()
+        return frozenset(origin for row in rows for origin in row or ())
 
     def ensure_first_admin(self) -> str | None:
         """Create the first admin token when there is no token at all; return it (else None)."""
@@ -314,4 +344,5 @@ def _info(row: TokenRow, identity: str | None) -> TokenInfo:
         identity=identity,
         services=row.services,
         environments=row.environments,
+        origins=row.origins,
     )

@@ -81,10 +81,10 @@ class SessionService:
             token_id, principal = TokenService.principal_where(
                 uow, TokenRow.token_hash == hash_token(token)
             )
-            if principal.role is Role.CLIENT:
+            if principal.role in (Role.CLIENT, Role.FRONTEND):
                 raise Unauthorized(
-                    f"token {principal.name!r} is a flag client token (it reads flags as an "
-                    "SDK); sign in with an admin, ci or approver token"
+                    f"token {principal.name!r} is a flag {principal.role} token (it reads flags "
+                    "as an SDK); sign in with an admin, ci or approver token"
                 )
             uow.session.execute(
                 delete(WebSessionRow).where(

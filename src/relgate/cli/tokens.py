@@ -51,15 +51,17 @@ def token_create(
         typer.Option(
             "--role",
             help="admin: everything; ci: apply, release, evidence, promote, roll back; "
-            "approver: approve and reject; client: feature flags of one environment.",
+            "approver: approve and reject; client: feature flags of one environment; "
+            "frontend: evaluated flags of one environment for browser and mobile apps "
+            "(/api/frontend).",
         ),
     ],
     env: Annotated[
         list[str] | None,
         typer.Option(
             "--env",
-            help="A client token: its one environment. Other roles: limit the token to this "
-            "environment (repeatable) [default: every environment].",
+            help="A client or frontend token: its one environment. Other roles: limit the "
+            "token to this environment (repeatable) [default: every environment].",
             show_default=False,
         ),
     ] = None,
@@ -88,6 +90,16 @@ def token_create(
             show_default=False,
         ),
     ] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--origin",
+            help="A frontend token: a browser origin allowed to use it (CORS), "
+            "scheme://host[:port] or * (repeatable) [default: none, only apps that send "
+            "no Origin].",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
     json_output: JsonOption = False,
@@ -96,7 +108,9 @@ def token_create(
 
     The token belongs to an identity (--identity, else its --name), which is
     created when it does not exist yet; separation of duties compares that
-    identity's name, aliases and emails with a release's authors.
+    identity's name, aliases and emails with a release's authors. A frontend
+    token is public (it ships in a web page): it reads only the evaluated flags
+    of its one environment, from the browser origins given with --origin.
     """
     from relgate.cli.output import escape, print_json
     from relgate.errors import BadInput
@@ -109,9 +123,13 @@ def token_create(
         "emails": list(email or []),
         "services": list(service or []),
     }
-    if role is Role.CLIENT:
+    if origin:
+        body["origins"] = list(origin)
+    if role in (Role.CLIENT, Role.FRONTEND):
         if len(envs) != 1:
-            raise BadInput("a client token is scoped to exactly one environment: pass one --env")
+            raise BadInput(
+                f"a {role.value} token is scoped to exactly one environment: pass one --env"
+            )
         body["environment"] = envs[0]
     else:
         body["environments"] = envs
@@ -125,6 +143,8 @@ def token_create(
         if created.get("environment")
         else _scope(created.get("services"), created.get("environments"))
     )
+    if created.get("origins") is not None:
+        scope += "; origins " + (", ".join(created["origins"]) or "none")
     _out(
         escape(
             f"created token {created['name']} (role {created['role']}, identity "
@@ -153,9 +173,16 @@ def token_list(
                 t["name"],
                 t["role"],
                 cell(t.get("identity")),
-                f"environment {t['environment']}"
-                if t.get("environment")
-                else _scope(t.get("services"), t.get("environments")),
+                (
+                    f"environment {t['environment']}"
+                    if t.get("environment")
+                    else _scope(t.get("services"), t.get("environments"))
+                )
+                + (
+                    "; origins " + (", ".join(t["origins"]) or "none")
+                    if t.get("origins") is not None
+                    else ""
+                ),
                 _when(t.get("created_at")),
                 t.get("created_by"),
                 "yes" if t.get("revoked") else "no",

@@ -76,6 +76,8 @@ class TokenRow(Base):
     # the scope: lists of names, None = unrestricted
     services: Mapped[list[Any] | None] = mapped_column(JSON)
     environments: Mapped[list[Any] | None] = mapped_column(JSON)
+    # a frontend token's browser origins, canonical (migration 0012); None for other roles
+    origins: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class WebSessionRow(Base):

@@ -4,7 +4,7 @@
 it a service with a command-deployed pipeline (dev, then production behind an
 approval, deployed by a registered deployer), two releases, a finished
 deployment in dev and a flag, and tokens named ``admin``, ``ci``, ``approver``
-and ``client`` (for dev).
+and ``client`` and ``frontend`` (for dev).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def seed(server: RelgateServer) -> Seeded:
         ("ci", "ci", None),
         ("approver", "approver", None),
         ("client", "client", "dev"),
+        ("frontend", "frontend", "dev"),
     ):
         body: dict[str, Any] = {"name": name, "role": role, "environment": environment}
         tokens[name] = api(server, "POST", "/api/v1/tokens", json=body)["token"]

@@ -167,6 +167,21 @@ def test_the_api_holds_its_document_for_a_flag_client(
     _run(case, seeded_sqlite, "client")
 
 
+# a frontend token reaches only /api/frontend: the other operations answer it 403
+schema_frontend = schemathesis.openapi.from_dict(DOCUMENT, config=_WITHOUT_COVERAGE).include(
+    path_regex=r"^/api/frontend"
+)
+
+
+@schema_frontend.parametrize()
+@_settings
+@hypothesis.seed(SEED)
+def test_the_api_holds_its_document_for_a_frontend_token(
+    case: schemathesis.Case, seeded_sqlite: Seeded
+) -> None:
+    _run(case, seeded_sqlite, "frontend")
+
+
 def test_thousands_of_cases_were_sent() -> None:
     # runs after the four above (pytest keeps the file's order)
     assert sum(CASES.values()) >= 2000, CASES

@@ -26,6 +26,7 @@ def whoami(me: PrincipalDep) -> dict[str, Any]:
         "emails": sorted(me.emails),
         "services": sorted(me.services) if me.services is not None else None,
         "environments": sorted(me.environments) if me.environments is not None else None,
+        "origins": sorted(me.origins),
     }
 
 
@@ -41,6 +42,7 @@ def create_token(body: TokenCreate, services: ServicesDep, me: PrincipalDep) -> 
         identity=body.identity,
         services=body.services,
         environments=body.environments,
+        origins=body.origins,
     )
     return {
         "name": info.name,
@@ -49,6 +51,7 @@ def create_token(body: TokenCreate, services: ServicesDep, me: PrincipalDep) -> 
         "identity": info.identity,
         "services": info.services,
         "environments": info.environments,
+        "origins": info.origins,
         "token": secret,
     }
 
