@@ -6,10 +6,11 @@ SYSPY   ?= python3
 
 .PHONY: run test lint bench clean system-deps
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(PYTHON) || $(SYSPY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	# relgate-sdk (sdk/) first: the server depends on it, and no index has this checkout's
+	$(PYTHON) -m pip install --quiet -e ./sdk -e '.[test]'
 	touch $(STAMP)
 
 ## run: start the relgate server on the embedded SQLite default (relgate.db here)
