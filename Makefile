@@ -51,9 +51,11 @@ system-deps:
 ## The control plane is measured at BENCH_BASELINE (before the deployment model of issue 8)
 ## and at the working tree, in the same run.
 BENCH_BASELINE ?= 74289a5
+## versioning before the real-history fixes of issue 10
+CALIBRATE_BASELINE ?= ee11c46
 bench: $(STAMP)
 	$(PYTHON) bench/versioning.py
-	$(PYTHON) bench/calibrate.py
+	$(PYTHON) bench/calibrate.py --baseline $(CALIBRATE_BASELINE)
 	$(PYTHON) bench/control_plane.py --baseline $(BENCH_BASELINE)
 	$(PYTHON) bench/flags.py
 	$(PYTHON) bench/hostile.py

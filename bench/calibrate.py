@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import progress  # noqa: E402
+from bench.common import export_baseline, progress  # noqa: E402
 from bench.versioning import (  # noqa: E402
     CLIFF_TOML,
     PEERS,
@@ -399,24 +399,14 @@ def peer_replayer(tool: Tool) -> Replayer:
 
 def baseline_replayer(revision: str) -> Replayer:
     """relgate as it was at ``revision`` (its src/ exported under bench/.work), run with --json."""
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if found.returncode != 0:
-        raise BenchError(f"--baseline {revision}: not a commit of this repository")
-    commit = found.stdout.strip()
-    tree = WORK_DIR / f"baseline-{commit[:12]}"
-    if not (tree / "src" / "relgate").is_dir():
-        tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "NO_COLOR": "1"}
+    try:
+        src = export_baseline(revision, WORK_DIR)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    env = {**os.environ, "PYTHONPATH": str(src), "NO_COLOR": "1"}
     command = [sys.executable, "-m", "relgate", "version", "--json"]
+    # the folder is named baseline-<first 12 of the commit>
+    commit = src.parent.name.removeprefix("baseline-")
     return Replayer(f"relgate@{commit[:7]}", command, env)
 
 

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from bench.common import positive, progress  # noqa: E402
+from bench.common import export_baseline, positive, progress  # noqa: E402
 from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
@@ -816,23 +816,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def baseline_tree(revision: str) -> Path:
     """Export ``src/`` of ``revision`` under bench/.work; return the folder to put on PYTHONPATH."""
-    found = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if found.returncode != 0:
-        raise BenchError(f"--baseline {revision}: not a commit of this repository")
-    commit = found.stdout.strip()
-    tree = WORK / f"baseline-{commit[:12]}"
-    if not (tree / "src" / "relgate").is_dir():
-        tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    return tree / "src"
+    try:
+        return export_baseline(revision, WORK)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def run_baseline(revision: str, backend: str, args: argparse.Namespace) -> BackendResult:
