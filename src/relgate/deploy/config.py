@@ -160,7 +160,15 @@ K8S_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
 
 
-def _k8s_name(value: str | None, *, label: bool, what: str) -> str | None:
+def not_blank(value: str | None) -> str | None:
+    """``value`` unless it is empty, blank or holds a NUL (ValueError)."""
+    if value is not None and (not value.strip() or "\x00" in value):
+        raise ValueError("must not be empty")
+    return value
+
+
+def k8s_name(value: str | None, *, label: bool, what: str) -> str | None:
+    """``value`` if it can name a Kubernetes object (a label with ``label``), else ValueError."""
     limit = 63 if label else 253
     if value is None:
         return value
@@ -223,24 +231,22 @@ class KubernetesDeployerSpec(BaseModel):
     @field_validator("workload")
     @classmethod
     def _workload(cls, value: str | None) -> str | None:
-        return _k8s_name(value, label=False, what="object name")
+        return k8s_name(value, label=False, what="object name")
 
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        return _k8s_name(value, label=True, what="namespace")
+        return k8s_name(value, label=True, what="namespace")
 
     @field_validator("container")
     @classmethod
     def _container(cls, value: str | None) -> str | None:
-        return _k8s_name(value, label=True, what="container name")
+        return k8s_name(value, label=True, what="container name")
 
     @field_validator("context", "kubeconfig", "kubectl")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or "\x00" in value):
-            raise ValueError("must not be empty")
-        return value
+        return not_blank(value)
 
 
 class RecordDeployerSpec(BaseModel):

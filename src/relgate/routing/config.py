@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from relgate.deploy.config import K8S_LABEL, K8S_NAME
+from relgate.deploy.config import k8s_name, not_blank
 from relgate.routing.ports import RoutingMode
 
 # what HAProxy accepts in a proxy or server name; nothing else can reach its runtime API
@@ -189,18 +189,6 @@ class FlagRouterSpec(BaseModel):
         return RoutingMode.CANARY
 
 
-def _k8s(value: str | None, *, label: bool, what: str) -> str | None:
-    limit = 63 if label else 253
-    if value is not None and (
-        len(value) > limit or not (K8S_LABEL if label else K8S_NAME).fullmatch(value)
-    ):
-        raise ValueError(
-            f"{value!r} is not a Kubernetes {what}: lowercase letters, digits and '-', "
-            f"starting and ending with a letter or digit, at most {limit} characters"
-        )
-    return value
-
-
 class KubernetesRouterSpec(BaseModel):
     """Route through a Gateway API HTTPRoute: the weights of two of its backendRefs.
 
@@ -238,24 +226,22 @@ class KubernetesRouterSpec(BaseModel):
     @field_validator("route")
     @classmethod
     def _route(cls, value: str) -> str:
-        return _k8s(value, label=False, what="object name") or value
+        return k8s_name(value, label=False, what="object name") or value
 
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        return _k8s(value, label=True, what="namespace")
+        return k8s_name(value, label=True, what="namespace")
 
     @field_validator("stable_service", "canary_service", "blue_service", "green_service")
     @classmethod
     def _service(cls, value: str | None) -> str | None:
-        return _k8s(value, label=True, what="Service name")
+        return k8s_name(value, label=True, what="Service name")
 
     @field_validator("context", "kubeconfig", "kubectl")
     @classmethod
     def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or "\x00" in value):
-            raise ValueError("must not be empty")
-        return value
+        return not_blank(value)
 
     @model_validator(mode="after")
     def _one_pair(self) -> KubernetesRouterSpec:
