@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from relgate.auth.model import Action, Principal, Role
-from relgate.errors import BadInput, Forbidden, InvalidFlagContext, Unauthorized
+from relgate.auth.token_cache import TokenCache, token_of
+from relgate.errors import BadInput, Forbidden, InvalidFlagContext
 from relgate.flags.evaluate import get_variant
 from relgate.flags.model import Context, Snapshot
 
@@ -248,58 +248,23 @@ def frontend_environment(principal: Principal) -> str:
     return principal.environment
 
 
-def token_of(authorization: str | None) -> str:
-    """Return the token of an ``Authorization`` header (``Bearer`` optional; may be empty)."""
-    token = (authorization or "").strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    return token
-
-
-class FrontendAuthenticator:
-    """Authenticates frontend tokens, remembering accepted ones for ``ttl`` seconds.
-
-    Every poll of a browser carries its token; a revoked token keeps working
-    for at most ``ttl`` seconds (like the client API's ``ClientAuthenticator``).
-    """
-
-    def __init__(
-        self,
-        authenticate: Callable[[str | None], Principal],
-        ttl: float,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._authenticate = authenticate
-        self._ttl = ttl
-        self._monotonic = monotonic
-        self._known: dict[str, tuple[Principal, float]] = {}
+class FrontendAuthenticator(TokenCache):
+    """Authenticates frontend tokens, remembering accepted ones (relgate.auth.token_cache)."""
 
     def cached(self, authorization: str | None) -> Principal | None:
         """Return the principal of a token accepted less than ``ttl`` ago, else None."""
-        known = self._known.get(token_of(authorization))
-        if known is None or self._monotonic() - known[1] >= self._ttl:
-            return None
-        return known[0]
+        return self._recent(token_of(authorization))
 
     def principal(self, authorization: str | None) -> Principal:
         """Return the principal of an ``Authorization`` header, of any role.
 
         Raises Unauthorized for a missing, unknown or revoked token.
         """
-        token = token_of(authorization)
-        if not token:
-            raise Unauthorized(
-                "a frontend token is required: pass `Authorization: <token>` (create one with "
-                "`relgate token create --role frontend --env ENV --origin https://app.example`)"
-            )
-        cached = self.cached(token)
-        if cached is not None:
-            return cached
-        principal = self._authenticate(token)
-        if len(self._known) > 10_000:  # bound memory against token spraying
-            self._known.clear()
-        self._known[token] = (principal, self._monotonic())
-        return principal
+        return self._principal(
+            authorization,
+            "a frontend token is required: pass `Authorization: <token>` (create one with "
+            "`relgate token create --role frontend --env ENV --origin https://app.example`)",
+        )
 
     def frontend(self, authorization: str | None) -> Principal:
         """Return the frontend principal of the header (Unauthorized; Forbidden: another role)."""

@@ -28,8 +28,9 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from relgate.auth.model import Action, Principal, Role
+from relgate.auth.token_cache import TokenCache, token_of
 from relgate.clock import Clock, SystemClock
-from relgate.errors import Forbidden, InvalidFlagContext, Unauthorized
+from relgate.errors import Forbidden, InvalidFlagContext
 from relgate.flags.evaluate import get_variant, is_enabled
 from relgate.flags.model import Context, Snapshot
 
@@ -229,37 +230,13 @@ class ChangeHub:
             return len(self._listeners)
 
 
-class ClientAuthenticator:
-    """Authenticates flag-client tokens, remembering accepted ones for ``ttl`` seconds.
-
-    Every SDK request carries a token; checking each one against the store
-    would cost a query per poll. A revoked token therefore keeps working for
-    at most ``ttl`` seconds, like Unleash's own in-memory token cache.
-    """
-
-    def __init__(
-        self,
-        authenticate: Callable[[str | None], Principal],
-        ttl: float,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._authenticate = authenticate
-        self._ttl = ttl
-        self._monotonic = monotonic
-        self._known: dict[str, tuple[Principal, float]] = {}
+class ClientAuthenticator(TokenCache):
+    """Authenticates flag-client tokens, remembering accepted ones (relgate.auth.token_cache)."""
 
     def cached(self, authorization: str | None) -> Principal | None:
-        """Return the client principal of a token accepted less than ``ttl`` ago, else None.
-
-        Never touches the store; raises Forbidden like ``client`` for a non-client token.
-        """
-        token = (authorization or "").strip()
-        if token[:7].lower() == "bearer ":
-            token = token[7:].strip()
-        known = self._known.get(token)
-        if known is None or self._monotonic() - known[1] >= self._ttl:
-            return None
-        return self._check_client(known[0])
+        """Return the client principal of a token accepted less than ``ttl`` ago, else None."""
+        known = self._recent(token_of(authorization))
+        return None if known is None else self._check_client(known)
 
     def client(self, authorization: str | None) -> Principal:
         """Return the client principal of an ``Authorization`` header (``Bearer`` optional).
@@ -267,23 +244,11 @@ class ClientAuthenticator:
         Raises Unauthorized for a missing or unknown token, Forbidden for a
         token whose role is not ``client`` or that has no environment.
         """
-        token = (authorization or "").strip()
-        if token.lower().startswith("bearer "):
-            token = token[7:].strip()
-        if not token:
-            raise Unauthorized(
-                "a flag client token is required: pass `Authorization: <token>` "
-                "(create one with `relgate token create --name NAME --role client --env ENV`)"
-            )
-        now = self._monotonic()
-        known = self._known.get(token)
-        if known is not None and now - known[1] < self._ttl:
-            principal = known[0]
-        else:
-            principal = self._authenticate(token)
-            if len(self._known) > 10_000:  # bound memory against token spraying
-                self._known.clear()
-            self._known[token] = (principal, now)
+        principal = self._principal(
+            authorization,
+            "a flag client token is required: pass `Authorization: <token>` "
+            "(create one with `relgate token create --name NAME --role client --env ENV`)",
+        )
         return self._check_client(principal)
 
     @staticmethod
