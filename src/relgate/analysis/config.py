@@ -26,7 +26,6 @@ import re2
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     Tag,
     field_validator,
@@ -36,6 +35,7 @@ from pydantic import (
 from relgate.analysis.durations import Duration
 from relgate.analysis.model import Action, Verdict
 from relgate.analysis.templating import VARIABLES, check_plain, check_promql, render_plain
+from relgate.manifest.tagged import by_type
 
 METRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 PROMETHEUS_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]{0,199}\Z")
@@ -247,23 +247,11 @@ class CommandProviderSpec(BaseModel):
         return value
 
 
-def _type_of(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("type")
-    return getattr(value, "type", None)
-
-
 ProviderSpec = Annotated[
     Annotated[PrometheusProviderSpec, Tag("prometheus")]
     | Annotated[ScrapeProviderSpec, Tag("scrape")]
     | Annotated[CommandProviderSpec, Tag("command")],
-    Field(
-        discriminator=Discriminator(
-            _type_of,
-            custom_error_type="invalid_type",
-            custom_error_message="type must be one of: prometheus, scrape, command",
-        )
-    ),
+    Field(discriminator=by_type("prometheus", "scrape", "command")),
 ]
 """A metric's ``provider:``."""
 

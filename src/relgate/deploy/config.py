@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from relgate.manifest.tagged import by_type
+
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 DEPLOYER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 
@@ -322,22 +324,6 @@ class HttpVerifySpec(BaseModel):
         return value
 
 
-def _type_of(value: Any) -> Any:
-    """The ``type`` key of a spec, as data or as a model (the discriminator)."""
-    if isinstance(value, dict):
-        return value.get("type")
-    return getattr(value, "type", None)
-
-
-def _by_type(*types: str) -> Discriminator:
-    # a callable discriminator lets a missing or unknown type say what is allowed
-    return Discriminator(
-        _type_of,
-        custom_error_type="invalid_type",
-        custom_error_message=f"type must be one of: {', '.join(types)}",
-    )
-
-
 class DeployerRef(BaseModel):
     """``deployer: {ref: NAME}``: the deployer an admin registered on the server as NAME."""
 
@@ -422,7 +408,7 @@ GitopsHealthSpec = Annotated[
     Annotated[HttpVerifySpec, Tag("http")]
     | Annotated[CommandVerifySpec, Tag("command")]
     | Annotated[ArgoCdHealthSpec, Tag("argocd")],
-    Field(discriminator=_by_type("http", "command", "argocd")),
+    Field(discriminator=by_type("http", "command", "argocd")),
 ]
 """The ``health:`` of a gitops deployer: what says the pushed change is live and healthy."""
 
@@ -588,6 +574,6 @@ registered deployer by name."""
 
 VerifySpec = Annotated[
     Annotated[HttpVerifySpec, Tag("http")] | Annotated[CommandVerifySpec, Tag("command")],
-    Field(discriminator=_by_type("http", "command")),
+    Field(discriminator=by_type("http", "command")),
 ]
 """A ``verify:`` entry."""

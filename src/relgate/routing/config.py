@@ -20,7 +20,6 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     Tag,
     field_validator,
@@ -28,6 +27,7 @@ from pydantic import (
 )
 
 from relgate.deploy.config import k8s_name, not_blank
+from relgate.manifest.tagged import by_type
 from relgate.routing.ports import RoutingMode
 
 # what HAProxy accepts in a proxy or server name; nothing else can reach its runtime API
@@ -253,24 +253,12 @@ class KubernetesRouterSpec(BaseModel):
         return _pair(self, "stable_service", "canary_service", "blue_service", "green_service", "")
 
 
-def _type_of(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("type")
-    return getattr(value, "type", None)
-
-
 ROUTER_TYPES: Final = ("haproxy", "flag", "kubernetes")
 
 RouterSpec = Annotated[
     Annotated[HAProxyRouterSpec, Tag("haproxy")]
     | Annotated[FlagRouterSpec, Tag("flag")]
     | Annotated[KubernetesRouterSpec, Tag("kubernetes")],
-    Field(
-        discriminator=Discriminator(
-            _type_of,
-            custom_error_type="invalid_type",
-            custom_error_message=f"type must be one of: {', '.join(ROUTER_TYPES)}",
-        )
-    ),
+    Field(discriminator=by_type(*ROUTER_TYPES)),
 ]
 """One ``router:`` block: the spec of its ``type``."""
